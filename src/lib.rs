@@ -1,0 +1,1 @@
+//! jwt-relay: an Envoy proxy-wasm filter (placeholder while the core lands).
