@@ -1,0 +1,523 @@
+//! The plugin configuration: parsed from JSON, then compiled into a validated runtime form.
+//!
+//! Parsing refuses unknown fields and wrong types; compiling checks values and keys. Either way
+//! the error names the field (`providers[0].algorithms[1]`), and `on_configure` refuses the
+//! config, so Envoy never runs with a config it does not understand.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::alg::{Alg, KeyFamily};
+use crate::keys::KeySet;
+use crate::role::Role;
+
+pub const DEFAULT_REALM: &str = "jwt-relay";
+pub const DEFAULT_EMBEDDED_TOKENS_CLAIM: &str = "embedded_tokens";
+pub const DEFAULT_FORWARD_HEADER: &str = "authorization";
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+const MAX_CLOCK_SKEW_SECONDS: u64 = 3600;
+
+/// Headers the filter must never set: they frame or route the request.
+const PROTECTED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "upgrade",
+    "trailer",
+];
+
+/// A configuration error, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() || self.field == "." {
+            write!(f, "invalid jwt-relay configuration: {}", self.reason)
+        } else {
+            write!(
+                f,
+                "invalid jwt-relay configuration at `{}`: {}",
+                self.field, self.reason
+            )
+        }
+    }
+}
+
+fn error(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+// ---------- parsed form: the JSON contract ----------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    providers: Vec<RawProvider>,
+    #[serde(default)]
+    role: Role,
+    #[serde(default)]
+    internal_max_expired_seconds: Option<u64>,
+    #[serde(default)]
+    embedded_tokens_claim: Option<String>,
+    #[serde(default)]
+    upstreams: BTreeMap<String, RawUpstream>,
+    #[serde(default)]
+    on_missing_embedded: OnMissingEmbedded,
+    #[serde(default)]
+    forward_header: Option<String>,
+    #[serde(default)]
+    claim_to_headers: Vec<RawClaimHeader>,
+    #[serde(default)]
+    max_token_bytes: Option<usize>,
+    #[serde(default)]
+    realm: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    issuer: String,
+    audiences: Vec<String>,
+    #[serde(default)]
+    algorithms: Option<Vec<String>>,
+    local_jwks: RawLocalJwks,
+    #[serde(default)]
+    from_headers: Option<Vec<RawHeaderSource>>,
+    #[serde(default)]
+    from_params: Vec<String>,
+    #[serde(default)]
+    clock_skew_seconds: Option<u64>,
+    #[serde(default)]
+    require_expiration: Option<bool>,
+    #[serde(default)]
+    max_lifetime_seconds: Option<u64>,
+    #[serde(default)]
+    required_claims: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocalJwks {
+    /// The JWKS as a JSON string, or the JWKS object itself.
+    inline: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeaderSource {
+    name: String,
+    #[serde(default)]
+    value_prefix: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    audience: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClaimHeader {
+    claim: String,
+    header: String,
+}
+
+// ---------- compiled form: what a request reads ----------
+
+/// What to do when a listed upstream has no embedded token for its audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMissingEmbedded {
+    /// 403 `insufficient_scope`.
+    #[default]
+    Deny,
+    /// Forward the request with no token at all.
+    Strip,
+}
+
+/// Where a token may be found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A request header (lower-case name); the prefix (e.g. `Bearer `) matches case-insensitively.
+    Header { name: String, prefix: String },
+    /// A query parameter of `:path`.
+    Param(String),
+}
+
+#[derive(Debug)]
+pub struct Provider {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub algorithms: Vec<Alg>,
+    pub keys: KeySet,
+    pub locations: Vec<Location>,
+    pub clock_skew_seconds: u64,
+    pub require_expiration: bool,
+    pub max_lifetime_seconds: Option<u64>,
+    pub required_claims: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimHeader {
+    pub claim: String,
+    pub header: String,
+}
+
+#[derive(Debug)]
+pub struct FilterConfig {
+    pub providers: Vec<Provider>,
+    pub role: Role,
+    pub internal_max_expired_seconds: Option<u64>,
+    pub embedded_tokens_claim: String,
+    /// Cluster name → the audience of the narrowed token it receives.
+    pub upstreams: BTreeMap<String, String>,
+    pub on_missing_embedded: OnMissingEmbedded,
+    pub forward_header: String,
+    pub claim_to_headers: Vec<ClaimHeader>,
+    pub max_token_bytes: usize,
+    pub realm: String,
+    /// Every location of every provider, without repeats: where the filter looks for a token.
+    pub locations: Vec<Location>,
+    /// Client-sent copies of these headers are removed from every request: the filter sets them.
+    pub owned_headers: Vec<String>,
+    /// Notes for the start-up log (skipped keys and the like).
+    pub notes: Vec<String>,
+}
+
+impl FilterConfig {
+    /// Parses and validates the plugin configuration JSON.
+    pub fn from_json(bytes: &[u8]) -> Result<FilterConfig, ConfigError> {
+        let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+        let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let field = e.path().to_string();
+            error(field, e.into_inner().to_string())
+        })?;
+        compile(raw)
+    }
+
+    pub fn provider_for_issuer(&self, issuer: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.issuer == issuer)
+    }
+}
+
+fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
+    if raw.providers.is_empty() {
+        return Err(error("providers", "at least one provider is required"));
+    }
+    let mut notes = Vec::new();
+    let mut providers: Vec<Provider> = Vec::new();
+    for (index, raw_provider) in raw.providers.into_iter().enumerate() {
+        let field = format!("providers[{index}]");
+        let provider = compile_provider(&field, raw_provider, &mut notes)?;
+        if providers.iter().any(|p| p.issuer == provider.issuer) {
+            return Err(error(
+                format!("{field}.issuer"),
+                "another provider has the same issuer",
+            ));
+        }
+        providers.push(provider);
+    }
+
+    let mut locations: Vec<Location> = Vec::new();
+    for location in providers.iter().flat_map(|p| p.locations.iter()) {
+        if !locations.contains(location) {
+            locations.push(location.clone());
+        }
+    }
+    let token_headers: Vec<&str> = locations
+        .iter()
+        .filter_map(|l| match l {
+            Location::Header { name, .. } => Some(name.as_str()),
+            Location::Param(_) => None,
+        })
+        .collect();
+
+    let embedded_tokens_claim = raw
+        .embedded_tokens_claim
+        .unwrap_or_else(|| DEFAULT_EMBEDDED_TOKENS_CLAIM.into());
+    if embedded_tokens_claim.is_empty() {
+        return Err(error("embedded_tokens_claim", "must not be empty"));
+    }
+
+    let mut upstreams = BTreeMap::new();
+    for (cluster, upstream) in raw.upstreams {
+        if cluster.is_empty() {
+            return Err(error("upstreams", "cluster names must not be empty"));
+        }
+        if upstream.audience.is_empty() {
+            return Err(error(
+                format!("upstreams.{cluster}.audience"),
+                "must not be empty",
+            ));
+        }
+        upstreams.insert(cluster, upstream.audience);
+    }
+
+    let forward_header = header_name(
+        "forward_header",
+        raw.forward_header
+            .as_deref()
+            .unwrap_or(DEFAULT_FORWARD_HEADER),
+    )?;
+
+    let mut claim_to_headers: Vec<ClaimHeader> = Vec::new();
+    for (index, mapping) in raw.claim_to_headers.into_iter().enumerate() {
+        let field = format!("claim_to_headers[{index}]");
+        if mapping.claim.is_empty() {
+            return Err(error(format!("{field}.claim"), "must not be empty"));
+        }
+        let header = header_name(&format!("{field}.header"), &mapping.header)?;
+        if header == forward_header || token_headers.contains(&header.as_str()) {
+            return Err(error(
+                format!("{field}.header"),
+                "must differ from forward_header and from every token header",
+            ));
+        }
+        if claim_to_headers.iter().any(|c| c.header == header) {
+            return Err(error(
+                format!("{field}.header"),
+                "is already set from another claim",
+            ));
+        }
+        claim_to_headers.push(ClaimHeader {
+            claim: mapping.claim,
+            header,
+        });
+    }
+
+    let max_token_bytes = raw.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
+    if !(256..=64 * 1024).contains(&max_token_bytes) {
+        return Err(error("max_token_bytes", "must be between 256 and 65536"));
+    }
+
+    let realm = raw.realm.unwrap_or_else(|| DEFAULT_REALM.into());
+    // A quoted-string without escapes (RFC 6750 §3), so it can be written into the header as is.
+    if realm.is_empty()
+        || !realm
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        return Err(error(
+            "realm",
+            "must be non-empty printable ASCII without '\"' or '\\'",
+        ));
+    }
+
+    // Client-sent copies of every header the filter sets are removed. The forward header is
+    // exempt when it is also where tokens come from: there the filter replaces it instead.
+    let mut owned_headers: Vec<String> =
+        claim_to_headers.iter().map(|c| c.header.clone()).collect();
+    if !token_headers.contains(&forward_header.as_str()) {
+        owned_headers.push(forward_header.clone());
+    }
+
+    Ok(FilterConfig {
+        providers,
+        role: raw.role,
+        internal_max_expired_seconds: raw.internal_max_expired_seconds,
+        embedded_tokens_claim,
+        upstreams,
+        on_missing_embedded: raw.on_missing_embedded,
+        forward_header,
+        claim_to_headers,
+        max_token_bytes,
+        realm,
+        locations,
+        owned_headers,
+        notes,
+    })
+}
+
+fn compile_provider(
+    field: &str,
+    raw: RawProvider,
+    notes: &mut Vec<String>,
+) -> Result<Provider, ConfigError> {
+    if raw.issuer.is_empty() {
+        return Err(error(format!("{field}.issuer"), "must not be empty"));
+    }
+    // RFC 8725 §3.9: a token meant for another service must not be accepted here.
+    if raw.audiences.is_empty() {
+        return Err(error(
+            format!("{field}.audiences"),
+            "at least one audience is required",
+        ));
+    }
+    if let Some(index) = raw.audiences.iter().position(String::is_empty) {
+        return Err(error(
+            format!("{field}.audiences[{index}]"),
+            "must not be empty",
+        ));
+    }
+
+    let algorithms = match raw.algorithms {
+        None => Alg::ASYMMETRIC.to_vec(),
+        Some(names) => {
+            if names.is_empty() {
+                return Err(error(
+                    format!("{field}.algorithms"),
+                    "must list at least one algorithm",
+                ));
+            }
+            let mut algorithms = Vec::new();
+            for (index, name) in names.iter().enumerate() {
+                let alg = Alg::from_name(name).ok_or_else(|| {
+                    let supported: Vec<&str> = Alg::ALL.iter().map(|a| a.name()).collect();
+                    error(
+                        format!("{field}.algorithms[{index}]"),
+                        format!(
+                            "unsupported algorithm {name:?}; supported: {}",
+                            supported.join(", ")
+                        ),
+                    )
+                })?;
+                if !algorithms.contains(&alg) {
+                    algorithms.push(alg);
+                }
+            }
+            algorithms
+        }
+    };
+
+    let jwks_field = format!("{field}.local_jwks.inline");
+    let jwks = match raw.local_jwks.inline {
+        Value::String(text) => serde_json::from_str::<Value>(&text)
+            .map_err(|e| error(&jwks_field, format!("not valid JSON: {e}")))?,
+        object @ Value::Object(_) => object,
+        _ => {
+            return Err(error(
+                &jwks_field,
+                "must be a JWKS object or a JSON string holding one",
+            ))
+        }
+    };
+    let parsed = KeySet::from_jwks(&jwks).map_err(|e| error(&jwks_field, e.0))?;
+    notes.extend(
+        parsed
+            .skipped
+            .into_iter()
+            .map(|note| format!("{jwks_field}: {note}")),
+    );
+    let keys = parsed.keys;
+
+    let allows_hmac = algorithms
+        .iter()
+        .any(|a| a.key_family() == KeyFamily::Symmetric);
+    if allows_hmac && !keys.has_family(KeyFamily::Symmetric) {
+        return Err(error(
+            format!("{field}.algorithms"),
+            "an HS algorithm is listed but the JWKS holds no \"oct\" key",
+        ));
+    }
+    if !allows_hmac && keys.has_family(KeyFamily::Symmetric) {
+        notes.push(format!(
+            "{jwks_field}: \"oct\" keys are ignored because no HS algorithm is listed"
+        ));
+    }
+
+    let mut locations = Vec::new();
+    let headers = raw.from_headers.unwrap_or_else(|| {
+        vec![RawHeaderSource {
+            name: "authorization".into(),
+            value_prefix: "Bearer ".into(),
+        }]
+    });
+    for (index, source) in headers.into_iter().enumerate() {
+        let name = header_name(&format!("{field}.from_headers[{index}].name"), &source.name)?;
+        locations.push(Location::Header {
+            name,
+            prefix: source.value_prefix,
+        });
+    }
+    for (index, name) in raw.from_params.into_iter().enumerate() {
+        if name.is_empty()
+            || name
+                .bytes()
+                .any(|b| matches!(b, b'&' | b'=' | b'#' | b'?') || !b.is_ascii_graphic())
+        {
+            return Err(error(
+                format!("{field}.from_params[{index}]"),
+                "not a valid query parameter name",
+            ));
+        }
+        locations.push(Location::Param(name));
+    }
+    if locations.is_empty() {
+        return Err(error(
+            format!("{field}.from_headers"),
+            "no token location: set from_headers or from_params",
+        ));
+    }
+
+    let clock_skew_seconds = raw.clock_skew_seconds.unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
+    if clock_skew_seconds > MAX_CLOCK_SKEW_SECONDS {
+        return Err(error(
+            format!("{field}.clock_skew_seconds"),
+            format!("must be at most {MAX_CLOCK_SKEW_SECONDS}"),
+        ));
+    }
+    if raw.max_lifetime_seconds == Some(0) {
+        return Err(error(
+            format!("{field}.max_lifetime_seconds"),
+            "must be greater than 0",
+        ));
+    }
+    if let Some(index) = raw
+        .required_claims
+        .iter()
+        .position(|c| c.is_empty() || c.contains(['"', '\\']))
+    {
+        return Err(error(
+            format!("{field}.required_claims[{index}]"),
+            "not a valid claim name",
+        ));
+    }
+
+    Ok(Provider {
+        issuer: raw.issuer,
+        audiences: raw.audiences,
+        algorithms,
+        keys,
+        locations,
+        clock_skew_seconds,
+        require_expiration: raw.require_expiration.unwrap_or(true),
+        max_lifetime_seconds: raw.max_lifetime_seconds,
+        required_claims: raw.required_claims,
+    })
+}
+
+/// Validates a header name the filter reads or writes, returning it in lower case.
+fn header_name(field: &str, name: &str) -> Result<String, ConfigError> {
+    let lower = name.to_ascii_lowercase();
+    // RFC 9110 token characters; pseudo-headers (`:path`) are not headers a filter may own.
+    let is_token = !lower.is_empty()
+        && lower
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !is_token {
+        return Err(error(field, format!("{name:?} is not a valid header name")));
+    }
+    if PROTECTED_HEADERS.contains(&lower.as_str()) {
+        return Err(error(
+            field,
+            format!("{name:?} frames or routes the request and cannot be used"),
+        ));
+    }
+    Ok(lower)
+}

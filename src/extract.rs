@@ -1,0 +1,219 @@
+//! Finds the token in a request, and removes it from the query string when it must not travel on.
+//!
+//! A request that offers more than one token, or the same token header twice, is ambiguous and
+//! refused: guessing which one counts is how validation and the upstream end up disagreeing.
+
+use crate::config::Location;
+
+/// A token and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted<'r> {
+    pub token: &'r str,
+    pub location: &'r Location,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtractError {
+    /// Several tokens, or a token header sent more than once.
+    Ambiguous,
+    /// A token source holds something that cannot be a token (not UTF-8, empty after the prefix).
+    Malformed,
+}
+
+/// Looks in every configured location. `headers` are (lower-case name, raw value) pairs.
+pub fn extract<'r>(
+    headers: &'r [(String, Vec<u8>)],
+    path: &'r str,
+    locations: &'r [Location],
+) -> Result<Option<Extracted<'r>>, ExtractError> {
+    let mut found: Option<Extracted<'r>> = None;
+    let mut record = |token: &'r str, location: &'r Location| {
+        if found.is_some() {
+            return Err(ExtractError::Ambiguous);
+        }
+        found = Some(Extracted { token, location });
+        Ok(())
+    };
+    for location in locations {
+        match location {
+            Location::Header { name, prefix } => {
+                let mut values = headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+                let Some(value) = values.next() else { continue };
+                if values.next().is_some() {
+                    return Err(ExtractError::Ambiguous);
+                }
+                let value = std::str::from_utf8(value).map_err(|_| ExtractError::Malformed)?;
+                if let Some(token) = strip_prefix_ignore_case(value, prefix) {
+                    record(non_empty(token)?, location)?;
+                }
+            }
+            Location::Param(name) => {
+                let mut values = query_pairs(path).filter(|(n, _)| n == name).map(|(_, v)| v);
+                let Some(value) = values.next() else { continue };
+                if values.next().is_some() {
+                    return Err(ExtractError::Ambiguous);
+                }
+                record(non_empty(value)?, location)?;
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn strip_prefix_ignore_case<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
+    let head = value.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &value[prefix.len()..])
+}
+
+/// A token is one non-empty run without whitespace (RFC 6750 `b64token`); surrounding optional
+/// whitespace is tolerated.
+fn non_empty(token: &str) -> Result<&str, ExtractError> {
+    let token = token.trim_matches([' ', '\t']);
+    if token.is_empty() || token.contains(|c: char| c.is_ascii_whitespace()) {
+        return Err(ExtractError::Malformed);
+    }
+    Ok(token)
+}
+
+fn query_pairs(path: &str) -> impl Iterator<Item = (&str, &str)> {
+    let query = path.split_once('?').map_or("", |(_, query)| query);
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
+/// `path` without any `name=...` query parameter; everything else keeps its order and bytes.
+pub fn remove_query_param(path: &str, name: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split_once('=').map_or(*pair, |(n, _)| n) != name)
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearer() -> Location {
+        Location::Header {
+            name: "authorization".into(),
+            prefix: "Bearer ".into(),
+        }
+    }
+
+    fn headers(pairs: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let locations = [bearer()];
+        for value in [
+            &b"Bearer abc.def.ghi"[..],
+            b"bearer abc.def.ghi",
+            b"BEARER  abc.def.ghi ",
+        ] {
+            let h = headers(&[("authorization", value)]);
+            let found = extract(&h, "/", &locations).unwrap().unwrap();
+            assert_eq!(found.token, "abc.def.ghi");
+            assert_eq!(found.location, &locations[0]);
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_absence_are_no_token() {
+        let locations = [bearer()];
+        let basic = headers(&[("authorization", b"Basic dXNlcjpwYXNz")]);
+        assert_eq!(extract(&basic, "/", &locations), Ok(None));
+        assert_eq!(extract(&headers(&[]), "/", &locations), Ok(None));
+        let short = headers(&[("authorization", b"Bear")]);
+        assert_eq!(extract(&short, "/", &locations), Ok(None));
+    }
+
+    #[test]
+    fn empty_spaced_or_binary_tokens_are_malformed() {
+        let locations = [bearer()];
+        for value in [&b"Bearer "[..], b"Bearer a b", b"Bearer \xff\xfe"] {
+            let h = headers(&[("authorization", value)]);
+            assert_eq!(
+                extract(&h, "/", &locations),
+                Err(ExtractError::Malformed),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_token_header_is_ambiguous() {
+        let locations = [bearer()];
+        let h = headers(&[
+            ("authorization", b"Bearer a.b.c"),
+            ("authorization", b"Bearer d.e.f"),
+        ]);
+        assert_eq!(extract(&h, "/", &locations), Err(ExtractError::Ambiguous));
+        let mixed = headers(&[
+            ("authorization", b"Basic x"),
+            ("authorization", b"Bearer d.e.f"),
+        ]);
+        assert_eq!(
+            extract(&mixed, "/", &locations),
+            Err(ExtractError::Ambiguous)
+        );
+    }
+
+    #[test]
+    fn query_parameter_tokens_and_ambiguity() {
+        let locations = [bearer(), Location::Param("access_token".into())];
+        let none = headers(&[]);
+        let found = extract(&none, "/x?a=1&access_token=t.u.v", &locations)
+            .unwrap()
+            .unwrap();
+        assert_eq!((found.token, found.location), ("t.u.v", &locations[1]));
+        assert_eq!(
+            extract(
+                &none,
+                "/x?access_token=a.b.c&access_token=d.e.f",
+                &locations
+            ),
+            Err(ExtractError::Ambiguous)
+        );
+        let both = headers(&[("authorization", b"Bearer a.b.c")]);
+        assert_eq!(
+            extract(&both, "/x?access_token=a.b.c", &locations),
+            Err(ExtractError::Ambiguous)
+        );
+        assert_eq!(
+            extract(&none, "/x?access_token=", &locations),
+            Err(ExtractError::Malformed)
+        );
+        assert_eq!(extract(&none, "/x?access_tokenx=1", &locations), Ok(None));
+    }
+
+    #[test]
+    fn removing_a_query_parameter_keeps_the_rest() {
+        assert_eq!(
+            remove_query_param("/a?access_token=x", "access_token"),
+            "/a"
+        );
+        assert_eq!(
+            remove_query_param("/a?b=1&access_token=x&c=%20", "access_token"),
+            "/a?b=1&c=%20"
+        );
+        assert_eq!(remove_query_param("/a?b=1", "access_token"), "/a?b=1");
+        assert_eq!(remove_query_param("/a", "access_token"), "/a");
+        assert_eq!(remove_query_param("/a?access_token", "access_token"), "/a");
+    }
+}

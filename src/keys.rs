@@ -1,0 +1,444 @@
+//! Verification keys from a JWKS (RFC 7517), key selection for a token, and the signature check.
+//!
+//! Keys are parsed once (at configuration, or when a JWKS is fetched) into typed public keys;
+//! a request only selects one and verifies with jwt-compact's validator.
+
+use core::fmt;
+
+use jwt_compact::alg::RsaPublicKey;
+use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa};
+use jwt_compact::jwk::JsonWebKey;
+use jwt_compact::{AlgorithmExt, Claims, Token, UntrustedToken, ValidationError};
+use serde_json::Value;
+
+use crate::alg::{Alg, KeyFamily};
+use crate::claims::ClaimSet;
+
+type P256Key = <Es256 as jwt_compact::Algorithm>::VerifyingKey;
+type Ed25519Key = <Ed25519 as jwt_compact::Algorithm>::VerifyingKey;
+
+/// RSA keys below 2048 bits are refused (NIST SP 800-131A, RFC 7518 §3.3).
+const MIN_RSA_BITS: usize = 2048;
+
+enum KeyMaterial {
+    Rsa(RsaPublicKey),
+    P256(P256Key),
+    Ed25519(Ed25519Key),
+    Symmetric(Vec<u8>),
+}
+
+impl KeyMaterial {
+    fn family(&self) -> KeyFamily {
+        match self {
+            KeyMaterial::Rsa(_) => KeyFamily::Rsa,
+            KeyMaterial::P256(_) => KeyFamily::P256,
+            KeyMaterial::Ed25519(_) => KeyFamily::Ed25519,
+            KeyMaterial::Symmetric(_) => KeyFamily::Symmetric,
+        }
+    }
+}
+
+/// One verification key.
+pub struct Key {
+    kid: Option<String>,
+    /// The key's own `alg` member: when present, the only algorithm it may verify.
+    alg: Option<Alg>,
+    material: KeyMaterial,
+}
+
+impl fmt::Debug for Key {
+    // Never print key material.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("family", &self.material.family())
+            .finish()
+    }
+}
+
+/// Why no key could be chosen for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyError {
+    /// The token names a `kid` the key set does not hold.
+    UnknownKid,
+    /// Keys exist, but none of the family (or declared `alg`) the token's algorithm needs.
+    NoKeyForAlgorithm,
+    /// The token has no `kid` and several keys fit.
+    KidRequired,
+}
+
+/// Why a signature did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureError {
+    BadSignature,
+    MalformedClaims,
+}
+
+impl Key {
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    fn fits(&self, alg: Alg) -> bool {
+        self.material.family() == alg.key_family() && self.alg.is_none_or(|own| own == alg)
+    }
+
+    /// Verifies the token's signature with this key under `alg` and returns the trusted claims.
+    /// The caller has already checked that `alg` is allowed and that the key fits it.
+    pub fn verify(
+        &self,
+        alg: Alg,
+        token: &UntrustedToken<'_>,
+    ) -> Result<Token<ClaimSet>, SignatureError> {
+        let result = match (&self.material, alg) {
+            (KeyMaterial::Rsa(key), Alg::Rs256) => Rsa::rs256().validator(key).validate(token),
+            (KeyMaterial::Rsa(key), Alg::Rs384) => Rsa::rs384().validator(key).validate(token),
+            (KeyMaterial::Rsa(key), Alg::Rs512) => Rsa::rs512().validator(key).validate(token),
+            (KeyMaterial::Rsa(key), Alg::Ps256) => Rsa::ps256().validator(key).validate(token),
+            (KeyMaterial::Rsa(key), Alg::Ps384) => Rsa::ps384().validator(key).validate(token),
+            (KeyMaterial::Rsa(key), Alg::Ps512) => Rsa::ps512().validator(key).validate(token),
+            (KeyMaterial::P256(key), Alg::Es256) => Es256.validator(key).validate(token),
+            (KeyMaterial::Ed25519(key), Alg::EdDsa) => Ed25519.validator(key).validate(token),
+            (KeyMaterial::Symmetric(secret), Alg::Hs256) => {
+                Hs256.validator(&Hs256Key::new(secret)).validate(token)
+            }
+            (KeyMaterial::Symmetric(secret), Alg::Hs384) => {
+                Hs384.validator(&Hs384Key::new(secret)).validate(token)
+            }
+            (KeyMaterial::Symmetric(secret), Alg::Hs512) => {
+                Hs512.validator(&Hs512Key::new(secret)).validate(token)
+            }
+            _ => return Err(SignatureError::BadSignature),
+        };
+        result.map_err(|error| match error {
+            ValidationError::MalformedClaims(_) => SignatureError::MalformedClaims,
+            _ => SignatureError::BadSignature,
+        })
+    }
+}
+
+/// The keys of one provider.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+}
+
+/// A JWKS that cannot be used; the message names the key (`keys[2]`) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksError(pub String);
+
+impl fmt::Display for JwksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A parsed JWKS and the notes on keys it skipped (other uses, unsupported types).
+#[derive(Debug)]
+pub struct ParsedJwks {
+    pub keys: KeySet,
+    pub skipped: Vec<String>,
+}
+
+impl KeySet {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn has_family(&self, family: KeyFamily) -> bool {
+        self.keys.iter().any(|key| key.material.family() == family)
+    }
+
+    /// Parses a JWKS document. Keys for other uses (`use` other than `sig`, `key_ops` without
+    /// `verify`) and key types this filter cannot verify with are skipped with a note; a key of
+    /// a supported type that is malformed, weak, or carries private material refuses the whole
+    /// set, so that a bad key is noticed rather than silently dropped.
+    pub fn from_jwks(jwks: &Value) -> Result<ParsedJwks, JwksError> {
+        let entries = jwks
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or_else(|| JwksError("a JWKS is an object with a \"keys\" array".into()))?;
+        let mut keys: Vec<Key> = Vec::new();
+        let mut skipped = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            let at = |reason: &str| JwksError(format!("keys[{index}]: {reason}"));
+            match parse_key(entry).map_err(|reason| at(&reason))? {
+                Parsed::Key(key) => {
+                    let clash = keys.iter().any(|other| {
+                        other.kid.is_some()
+                            && other.kid == key.kid
+                            && other.material.family() == key.material.family()
+                    });
+                    if clash {
+                        return Err(at("duplicate \"kid\" for the same key type"));
+                    }
+                    keys.push(key);
+                }
+                Parsed::Skipped(reason) => skipped.push(format!("keys[{index}] skipped: {reason}")),
+            }
+        }
+        if keys.is_empty() {
+            return Err(JwksError("no usable signature verification key".into()));
+        }
+        Ok(ParsedJwks {
+            keys: KeySet { keys },
+            skipped,
+        })
+    }
+
+    /// Chooses the key for a token: by `kid` when the token names one, otherwise the only key
+    /// that fits the algorithm.
+    pub fn select(&self, kid: Option<&str>, alg: Alg) -> Result<&Key, KeyError> {
+        match kid {
+            Some(kid) => {
+                let mut named = self
+                    .keys
+                    .iter()
+                    .filter(|key| key.kid() == Some(kid))
+                    .peekable();
+                if named.peek().is_none() {
+                    return Err(KeyError::UnknownKid);
+                }
+                named
+                    .find(|key| key.fits(alg))
+                    .ok_or(KeyError::NoKeyForAlgorithm)
+            }
+            None => {
+                let mut fitting = self.keys.iter().filter(|key| key.fits(alg));
+                match (fitting.next(), fitting.next()) {
+                    (Some(key), None) => Ok(key),
+                    (None, _) => Err(KeyError::NoKeyForAlgorithm),
+                    (Some(_), Some(_)) => Err(KeyError::KidRequired),
+                }
+            }
+        }
+    }
+}
+
+enum Parsed {
+    Key(Key),
+    Skipped(String),
+}
+
+fn parse_key(entry: &Value) -> Result<Parsed, String> {
+    let member = |name: &str| -> Result<Option<&str>, String> {
+        match entry.get(name) {
+            None => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value)),
+            Some(_) => Err(format!("\"{name}\" must be a string")),
+        }
+    };
+    if !entry.is_object() {
+        return Err("a key must be a JSON object".into());
+    }
+    let kty = member("kty")?.ok_or("\"kty\" is required")?;
+    let kid = member("kid")?.map(str::to_owned);
+    if let Some(usage) = member("use")? {
+        if usage != "sig" {
+            return Ok(Parsed::Skipped(format!(
+                "\"use\" is {usage:?}, not \"sig\""
+            )));
+        }
+    }
+    if let Some(ops) = entry.get("key_ops") {
+        let ops = ops.as_array().ok_or("\"key_ops\" must be an array")?;
+        if !ops.iter().any(|op| op.as_str() == Some("verify")) {
+            return Ok(Parsed::Skipped("\"key_ops\" lacks \"verify\"".into()));
+        }
+    }
+    let alg = match member("alg")? {
+        None => None,
+        Some(name) => match Alg::from_name(name) {
+            Some(alg) => Some(alg),
+            None => {
+                return Ok(Parsed::Skipped(format!(
+                    "algorithm {name:?} is not supported"
+                )))
+            }
+        },
+    };
+    let curve = member("crv")?;
+    let supported = match kty {
+        "RSA" | "oct" => true,
+        "EC" => curve == Some("P-256"),
+        "OKP" => curve == Some("Ed25519"),
+        _ => false,
+    };
+    if !supported {
+        let curve = curve.map(|c| format!(" curve {c:?}")).unwrap_or_default();
+        return Ok(Parsed::Skipped(format!(
+            "key type {kty:?}{curve} is not supported"
+        )));
+    }
+    if kty != "oct" && entry.get("d").is_some() {
+        return Err("holds private key material (\"d\"); publish only public keys".into());
+    }
+    let jwk: JsonWebKey<'_> = serde_json::from_value(entry.clone())
+        .map_err(|error| format!("malformed {kty} key: {error}"))?;
+    let material = match &jwk {
+        JsonWebKey::Rsa { modulus, .. } => {
+            let bits = bit_length(modulus);
+            if bits < MIN_RSA_BITS {
+                return Err(format!(
+                    "RSA modulus is {bits} bits; at least {MIN_RSA_BITS} are required"
+                ));
+            }
+            KeyMaterial::Rsa(
+                RsaPublicKey::try_from(&jwk).map_err(|e| format!("invalid RSA key: {e}"))?,
+            )
+        }
+        JsonWebKey::EllipticCurve { .. } => KeyMaterial::P256(
+            P256Key::try_from(&jwk).map_err(|e| format!("invalid P-256 key: {e}"))?,
+        ),
+        JsonWebKey::KeyPair { .. } => KeyMaterial::Ed25519(
+            Ed25519Key::try_from(&jwk).map_err(|e| format!("invalid Ed25519 key: {e}"))?,
+        ),
+        JsonWebKey::Symmetric { secret } => {
+            let secret: &[u8] = secret.as_ref();
+            let minimum = alg.map_or(Alg::Hs256.min_hmac_key_len(), Alg::min_hmac_key_len);
+            if secret.len() < minimum {
+                return Err(format!(
+                    "oct key is {} bytes; at least {minimum} are required",
+                    secret.len()
+                ));
+            }
+            KeyMaterial::Symmetric(secret.to_vec())
+        }
+        _ => {
+            return Ok(Parsed::Skipped(format!(
+                "key type {kty:?} is not supported"
+            )))
+        }
+    };
+    if let Some(alg) = alg {
+        if alg.key_family() != material.family() {
+            return Err(format!("\"alg\" {alg} does not fit key type {kty:?}"));
+        }
+    }
+    Ok(Parsed::Key(Key { kid, alg, material }))
+}
+
+/// Bit length of a big-endian unsigned integer.
+fn bit_length(bytes: &[u8]) -> usize {
+    let significant: &[u8] = match bytes.iter().position(|&byte| byte != 0) {
+        Some(start) => &bytes[start..],
+        None => return 0,
+    };
+    significant.len() * 8 - significant[0].leading_zeros() as usize
+}
+
+/// The trusted claims type produced by verification.
+pub type VerifiedClaims = Claims<ClaimSet>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rsa_public(n_bytes: usize) -> Value {
+        use base64::Engine;
+        let mut modulus = vec![0xc5; n_bytes];
+        modulus[n_bytes - 1] = 0x01;
+        json!({"kty":"RSA","n": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(modulus),"e":"AQAB"})
+    }
+
+    #[test]
+    fn bit_length_counts_significant_bits() {
+        assert_eq!(bit_length(&[]), 0);
+        assert_eq!(bit_length(&[0, 0]), 0);
+        assert_eq!(bit_length(&[0, 1]), 1);
+        assert_eq!(bit_length(&[0x80, 0]), 16);
+        assert_eq!(bit_length(&[0, 0x7f, 0]), 15);
+    }
+
+    #[test]
+    fn weak_rsa_keys_are_refused() {
+        let error = KeySet::from_jwks(&json!({"keys":[rsa_public(128)]})).unwrap_err();
+        assert!(
+            error.0.contains("keys[0]") && error.0.contains("1024 bits"),
+            "{error}"
+        );
+        assert!(KeySet::from_jwks(&json!({"keys":[rsa_public(256)]})).is_ok());
+    }
+
+    #[test]
+    fn private_material_is_refused() {
+        let mut key = rsa_public(256);
+        key["d"] = json!("AQAB");
+        let error = KeySet::from_jwks(&json!({"keys":[key]})).unwrap_err();
+        assert!(error.0.contains("private"), "{error}");
+    }
+
+    #[test]
+    fn keys_for_other_uses_and_types_are_skipped_not_fatal() {
+        let mut enc = rsa_public(256);
+        enc["use"] = json!("enc");
+        let parsed = KeySet::from_jwks(&json!({"keys":[
+            enc,
+            {"kty":"EC","crv":"P-384","x":"AA","y":"AA"},
+            {"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI","alg":"HS256"}
+        ]}))
+        .unwrap();
+        assert_eq!(parsed.keys.len(), 1);
+        assert_eq!(parsed.skipped.len(), 2, "{:?}", parsed.skipped);
+    }
+
+    #[test]
+    fn empty_or_shapeless_sets_are_refused() {
+        assert!(KeySet::from_jwks(&json!({"keys":[]})).is_err());
+        assert!(KeySet::from_jwks(&json!([])).is_err());
+        assert!(KeySet::from_jwks(&json!({"keys":[{"kty":"RSA"}]})).is_err());
+        assert!(KeySet::from_jwks(&json!({"keys":[{"kty":"oct","k":"c2hvcnQ"}]})).is_err());
+    }
+
+    #[test]
+    fn selection_by_kid_and_by_family() {
+        let mut a = rsa_public(256);
+        a["kid"] = json!("a");
+        let mut b = rsa_public(256);
+        b["kid"] = json!("b");
+        let set = KeySet::from_jwks(&json!({"keys":[a, b]})).unwrap().keys;
+        assert_eq!(set.select(Some("b"), Alg::Rs256).unwrap().kid(), Some("b"));
+        assert_eq!(
+            set.select(Some("zz"), Alg::Rs256).unwrap_err(),
+            KeyError::UnknownKid
+        );
+        assert_eq!(
+            set.select(Some("a"), Alg::Es256).unwrap_err(),
+            KeyError::NoKeyForAlgorithm
+        );
+        assert_eq!(
+            set.select(None, Alg::Rs256).unwrap_err(),
+            KeyError::KidRequired
+        );
+        assert_eq!(
+            set.select(None, Alg::EdDsa).unwrap_err(),
+            KeyError::NoKeyForAlgorithm
+        );
+    }
+
+    #[test]
+    fn a_key_declaring_alg_verifies_only_that_alg() {
+        let mut key = rsa_public(256);
+        key["alg"] = json!("RS256");
+        let set = KeySet::from_jwks(&json!({"keys":[key]})).unwrap().keys;
+        assert!(set.select(None, Alg::Rs256).is_ok());
+        assert_eq!(
+            set.select(None, Alg::Ps256).unwrap_err(),
+            KeyError::NoKeyForAlgorithm
+        );
+    }
+
+    #[test]
+    fn duplicate_kid_for_the_same_type_is_refused() {
+        let mut a = rsa_public(256);
+        a["kid"] = json!("same");
+        let error = KeySet::from_jwks(&json!({"keys":[a.clone(), a]})).unwrap_err();
+        assert!(error.0.contains("keys[1]"), "{error}");
+    }
+}

@@ -1,0 +1,51 @@
+//! Narrowed tokens: the verified token carries, in a claim, one narrower JWT per internal
+//! audience; a request routed to a listed cluster travels on with only that narrower token.
+
+use serde_json::Value;
+
+use crate::config::FilterConfig;
+use crate::lifetime::{self, LifetimePolicy};
+use crate::role::Role;
+use crate::verify::{self, AudienceCheck, TokenError, VerifiedToken};
+
+/// The compact JWT at `claims[claim][audience]`, if there is one.
+pub fn embedded_token<'t>(
+    parent: &'t VerifiedToken<'_>,
+    claim: &str,
+    audience: &str,
+) -> Result<Option<&'t str>, TokenError> {
+    match parent.claim(claim) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(tokens)) => match tokens.get(audience) {
+            None => Ok(None),
+            Some(Value::String(token)) => Ok(Some(token)),
+            Some(_) => Err(TokenError::EmbeddedMalformed),
+        },
+        Some(_) => Err(TokenError::EmbeddedMalformed),
+    }
+}
+
+/// Verifies an embedded token as strictly as the token that carries it: signature by a
+/// configured provider, `aud` containing the upstream's audience, lifetime by the same role
+/// rules, and never outliving its parent (a narrower token must not be a longer-lived one).
+pub fn verify_embedded<'c>(
+    token: &str,
+    parent: &VerifiedToken<'_>,
+    config: &'c FilterConfig,
+    audience: &str,
+    role: Role,
+    now: i64,
+) -> Result<VerifiedToken<'c>, TokenError> {
+    let inside = |error: TokenError| TokenError::Embedded(Box::new(error));
+    let inner =
+        verify::verify(token, config, None, AudienceCheck::Exactly(audience)).map_err(inside)?;
+    let policy = LifetimePolicy::new(inner.provider, role, config.internal_max_expired_seconds);
+    lifetime::check(&inner.claims, &policy, now).map_err(inside)?;
+    if let Some(parent_exp) = parent.expiration() {
+        match inner.expiration() {
+            Some(exp) if exp <= parent_exp => {}
+            _ => return Err(TokenError::EmbeddedOutlivesParent),
+        }
+    }
+    Ok(inner)
+}

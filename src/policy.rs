@@ -1,0 +1,234 @@
+//! The per-request decision: plain inputs in, a decision as data out. No host calls here.
+
+use jwt_compact::Claims;
+use sha2::{Digest, Sha256};
+
+use crate::claims::{scalar_header_value, ClaimSet};
+use crate::config::{FilterConfig, Location, OnMissingEmbedded};
+use crate::extract::{self, ExtractError};
+use crate::lifetime::{self, LifetimePolicy};
+use crate::narrow;
+use crate::response::{self, Challenge, Denial};
+use crate::role::Role;
+use crate::verify::{self, AudienceCheck, TokenError};
+
+/// What the host tells the policy about one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'r> {
+    /// Request headers as (lower-case name, raw value), pseudo-headers included.
+    pub headers: &'r [(String, Vec<u8>)],
+    /// The listener's `filter_metadata.jwt_relay.role`, raw, if set.
+    pub listener_role: Option<&'r [u8]>,
+    /// The cluster the route sends this request to, if any.
+    pub cluster: Option<&'r str>,
+    /// Unix seconds from the host clock.
+    pub now: i64,
+}
+
+/// Header edits for an allowed request, applied in order: remove, then set, then `:path`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderPlan {
+    pub remove: Vec<String>,
+    pub set: Vec<(String, String)>,
+    /// The new `:path`, when a token must leave the query string.
+    pub path: Option<String>,
+}
+
+/// Facts for the log line and stats; never a token or a claim value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub role: Role,
+    /// Stable outcome name: `allowed`, `missing`, `expired`, …
+    pub reason: &'static str,
+    pub issuer: Option<String>,
+    /// First 8 hex digits of SHA-256 over the presented token.
+    pub fingerprint: Option<String>,
+    /// The audience whose narrowed token was forwarded.
+    pub narrowed_to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allow(HeaderPlan),
+    /// Reply locally. `strip` lists client-sent headers the filter owns, removed all the same
+    /// so that access logs do not show spoofed identity headers.
+    Deny {
+        denial: Denial,
+        strip: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub facts: Facts,
+}
+
+pub fn evaluate(config: &FilterConfig, request: &Request<'_>) -> Decision {
+    let role = Role::resolve(request.listener_role, config.role);
+    let mut facts = Facts {
+        role,
+        reason: "allowed",
+        issuer: None,
+        fingerprint: None,
+        narrowed_to: None,
+    };
+    let deny =
+        |facts: Facts, reason: &'static str, challenge: Challenge, description: &str| Decision {
+            verdict: Verdict::Deny {
+                denial: response::deny(&config.realm, challenge, description),
+                strip: config.owned_headers.clone(),
+            },
+            facts: Facts { reason, ..facts },
+        };
+    let path = request
+        .headers
+        .iter()
+        .find(|(name, _)| name == ":path")
+        .and_then(|(_, value)| std::str::from_utf8(value).ok())
+        .unwrap_or("/");
+
+    let found = match extract::extract(request.headers, path, &config.locations) {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return deny(
+                facts,
+                "missing",
+                Challenge::Missing,
+                "a bearer token is required",
+            )
+        }
+        Err(ExtractError::Ambiguous) => {
+            return deny(
+                facts,
+                "ambiguous",
+                Challenge::InvalidRequest,
+                "more than one token in the request",
+            )
+        }
+        Err(ExtractError::Malformed) => {
+            return deny(
+                facts,
+                "malformed",
+                Challenge::InvalidToken,
+                "malformed token",
+            )
+        }
+    };
+    facts.fingerprint = Some(fingerprint(found.token));
+    let invalid = |facts: Facts, error: &TokenError| {
+        deny(
+            facts,
+            error.reason(),
+            Challenge::InvalidToken,
+            &error.to_string(),
+        )
+    };
+
+    let token = match verify::verify(
+        found.token,
+        config,
+        Some(found.location),
+        AudienceCheck::Provider,
+    ) {
+        Ok(token) => token,
+        Err(error) => return invalid(facts, &error),
+    };
+    facts.issuer = Some(token.provider.issuer.clone());
+    let policy = LifetimePolicy::new(token.provider, role, config.internal_max_expired_seconds);
+    if let Err(error) = lifetime::check(&token.claims, &policy, request.now) {
+        return invalid(facts, &error);
+    }
+
+    let mut plan = HeaderPlan {
+        remove: config.owned_headers.clone(),
+        ..HeaderPlan::default()
+    };
+    let Some(audience) = request
+        .cluster
+        .and_then(|cluster| config.upstreams.get(cluster))
+    else {
+        // Not a narrowing target: the token travels on as it came, already validated.
+        set_claim_headers(config, &token.claims, &mut plan);
+        return Decision {
+            verdict: Verdict::Allow(plan),
+            facts,
+        };
+    };
+
+    let embedded = match narrow::embedded_token(&token, &config.embedded_tokens_claim, audience) {
+        Ok(embedded) => embedded,
+        Err(error) => return invalid(facts, &error),
+    };
+    let Some(embedded) = embedded else {
+        return match config.on_missing_embedded {
+            OnMissingEmbedded::Deny => deny(
+                facts,
+                "embedded_missing",
+                Challenge::InsufficientScope,
+                "no token for the requested service",
+            ),
+            OnMissingEmbedded::Strip => {
+                remove_token(found.location, path, &mut plan);
+                Decision {
+                    verdict: Verdict::Allow(plan),
+                    facts: Facts {
+                        reason: "stripped",
+                        ..facts
+                    },
+                }
+            }
+        };
+    };
+    let inner = match narrow::verify_embedded(embedded, &token, config, audience, role, request.now)
+    {
+        Ok(inner) => inner,
+        Err(error) => return invalid(facts, &error),
+    };
+    remove_token(found.location, path, &mut plan);
+    plan.set
+        .push((config.forward_header.clone(), format!("Bearer {embedded}")));
+    // The upstream learns about the caller only through the narrowed token.
+    set_claim_headers(config, &inner.claims, &mut plan);
+    facts.narrowed_to = Some(audience.clone());
+    Decision {
+        verdict: Verdict::Allow(plan),
+        facts: Facts {
+            reason: "narrowed",
+            ..facts
+        },
+    }
+}
+
+/// Takes the presented token off the request so that it does not travel upstream.
+fn remove_token(location: &Location, path: &str, plan: &mut HeaderPlan) {
+    match location {
+        Location::Header { name, .. } => {
+            if !plan.remove.contains(name) {
+                plan.remove.push(name.clone());
+            }
+        }
+        Location::Param(name) => plan.path = Some(extract::remove_query_param(path, name)),
+    }
+}
+
+fn set_claim_headers(config: &FilterConfig, claims: &Claims<ClaimSet>, plan: &mut HeaderPlan) {
+    for mapping in &config.claim_to_headers {
+        if let Some(value) = claims
+            .custom
+            .get(&mapping.claim)
+            .and_then(scalar_header_value)
+        {
+            plan.set.push((mapping.header.clone(), value));
+        }
+    }
+}
+
+/// A short, non-reversible token fingerprint for logs.
+pub fn fingerprint(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .take(4)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

@@ -1,0 +1,256 @@
+//! Verifies one compact JWS: structure, header, issuer, algorithm, key, signature, claims.
+//!
+//! The cheap checks come first so that garbage costs microseconds, not a signature check.
+//! Lifetime (`exp`, `nbf`, `iat`) is not checked here: it depends on the listener role and
+//! lives in `lifetime`.
+
+use core::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jwt_compact::{Claims, UntrustedToken};
+use serde_json::Value;
+
+use crate::alg::Alg;
+use crate::claims::{self, ClaimSet};
+use crate::config::{FilterConfig, Location, Provider};
+use crate::keys::{KeyError, SignatureError};
+
+/// Why a token was refused. Descriptions are fixed text: nothing from the token is echoed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    TooLarge,
+    Malformed,
+    Encrypted,
+    CriticalHeader,
+    UnsupportedAlgorithm,
+    UnknownIssuer,
+    LocationNotAllowed,
+    AlgorithmNotAllowed,
+    UnknownKid,
+    NoKeyForAlgorithm,
+    KidRequired,
+    BadSignature,
+    WrongAudience,
+    MissingClaim(String),
+    Expired,
+    NotYetValid,
+    IssuedInFuture,
+    LifetimeTooLong,
+    EmbeddedMalformed,
+    EmbeddedOutlivesParent,
+    /// An embedded (narrowed) token failed; the inner reason is kept for logs.
+    Embedded(Box<TokenError>),
+}
+
+impl TokenError {
+    /// A stable snake_case name for logs and stats.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TokenError::TooLarge => "too_large",
+            TokenError::Malformed => "malformed",
+            TokenError::Encrypted => "encrypted",
+            TokenError::CriticalHeader => "critical_header",
+            TokenError::UnsupportedAlgorithm => "unsupported_algorithm",
+            TokenError::UnknownIssuer => "wrong_issuer",
+            TokenError::LocationNotAllowed => "location_not_allowed",
+            TokenError::AlgorithmNotAllowed => "algorithm_not_allowed",
+            TokenError::UnknownKid => "unknown_kid",
+            TokenError::NoKeyForAlgorithm => "no_key_for_algorithm",
+            TokenError::KidRequired => "kid_required",
+            TokenError::BadSignature => "bad_signature",
+            TokenError::WrongAudience => "wrong_audience",
+            TokenError::MissingClaim(_) => "missing_claim",
+            TokenError::Expired => "expired",
+            TokenError::NotYetValid => "not_yet_valid",
+            TokenError::IssuedInFuture => "issued_in_future",
+            TokenError::LifetimeTooLong => "lifetime_too_long",
+            TokenError::EmbeddedMalformed => "embedded_malformed",
+            TokenError::EmbeddedOutlivesParent => "embedded_outlives_parent",
+            TokenError::Embedded(_) => "embedded_invalid",
+        }
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::TooLarge => f.write_str("token too large"),
+            TokenError::Malformed => f.write_str("malformed token"),
+            TokenError::Encrypted => f.write_str("encrypted tokens (JWE) are not accepted"),
+            TokenError::CriticalHeader => f.write_str("unsupported critical header parameter"),
+            TokenError::UnsupportedAlgorithm | TokenError::AlgorithmNotAllowed => {
+                f.write_str("algorithm not allowed")
+            }
+            TokenError::UnknownIssuer => f.write_str("issuer not trusted"),
+            TokenError::LocationNotAllowed => f.write_str("token not accepted in this location"),
+            TokenError::UnknownKid => f.write_str("unknown key id"),
+            TokenError::NoKeyForAlgorithm => f.write_str("no key for this algorithm"),
+            TokenError::KidRequired => f.write_str("key id required"),
+            TokenError::BadSignature => f.write_str("signature verification failed"),
+            TokenError::WrongAudience => f.write_str("audience not allowed"),
+            TokenError::MissingClaim(name) => write!(f, "missing required claim {name}"),
+            TokenError::Expired => f.write_str("token expired"),
+            TokenError::NotYetValid => f.write_str("token not yet valid"),
+            TokenError::IssuedInFuture => f.write_str("token issued in the future"),
+            TokenError::LifetimeTooLong => f.write_str("token lifetime too long"),
+            TokenError::EmbeddedMalformed => f.write_str("malformed embedded tokens claim"),
+            TokenError::EmbeddedOutlivesParent => {
+                f.write_str("embedded token outlives the token that carries it")
+            }
+            TokenError::Embedded(inner) => write!(f, "embedded token invalid: {inner}"),
+        }
+    }
+}
+
+impl From<KeyError> for TokenError {
+    fn from(error: KeyError) -> Self {
+        match error {
+            KeyError::UnknownKid => TokenError::UnknownKid,
+            KeyError::NoKeyForAlgorithm => TokenError::NoKeyForAlgorithm,
+            KeyError::KidRequired => TokenError::KidRequired,
+        }
+    }
+}
+
+/// Which audiences the token's `aud` must overlap.
+#[derive(Debug, Clone, Copy)]
+pub enum AudienceCheck<'a> {
+    /// The provider's configured `audiences` (the token a client presents).
+    Provider,
+    /// One upstream's audience (an embedded, narrowed token).
+    Exactly(&'a str),
+}
+
+/// A token whose signature, issuer, audience and claim types have been verified.
+#[derive(Debug)]
+pub struct VerifiedToken<'c> {
+    pub provider: &'c Provider,
+    pub alg: Alg,
+    pub claims: Claims<ClaimSet>,
+}
+
+impl VerifiedToken<'_> {
+    pub fn expiration(&self) -> Option<i64> {
+        self.claims.expiration.map(|t| t.timestamp())
+    }
+
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.custom.get(name)
+    }
+}
+
+/// Verifies `token` against the configured providers. `location` is where the token was
+/// found (`None` for embedded tokens): a provider only accepts tokens from its own locations.
+pub fn verify<'c>(
+    token: &str,
+    config: &'c FilterConfig,
+    location: Option<&Location>,
+    audience: AudienceCheck<'_>,
+) -> Result<VerifiedToken<'c>, TokenError> {
+    if token.len() > config.max_token_bytes {
+        return Err(TokenError::TooLarge);
+    }
+    match token.bytes().filter(|&b| b == b'.').count() {
+        2 => {}
+        4 => return Err(TokenError::Encrypted),
+        _ => return Err(TokenError::Malformed),
+    }
+    check_header(token)?;
+
+    let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
+    // Only the issuer is read before the signature check, to find the provider and its keys.
+    let unchecked = untrusted
+        .deserialize_claims_unchecked::<ClaimSet>()
+        .map_err(|_| TokenError::Malformed)?;
+    let issuer = unchecked
+        .custom
+        .issuer()
+        .map_err(|_| TokenError::Malformed)?
+        .ok_or(TokenError::UnknownIssuer)?;
+    let provider = config
+        .provider_for_issuer(issuer)
+        .ok_or(TokenError::UnknownIssuer)?;
+    if let Some(location) = location {
+        if !provider.locations.contains(location) {
+            return Err(TokenError::LocationNotAllowed);
+        }
+    }
+    let alg = Alg::from_name(untrusted.algorithm()).ok_or(TokenError::UnsupportedAlgorithm)?;
+    if !provider.algorithms.contains(&alg) {
+        return Err(TokenError::AlgorithmNotAllowed);
+    }
+    let key = provider
+        .keys
+        .select(untrusted.header().key_id.as_deref(), alg)?;
+
+    let trusted = key.verify(alg, &untrusted).map_err(|error| match error {
+        SignatureError::BadSignature => TokenError::BadSignature,
+        SignatureError::MalformedClaims => TokenError::Malformed,
+    })?;
+    let (_, claims) = trusted.into_parts();
+    check_claims(&claims, provider, audience)?;
+    Ok(VerifiedToken {
+        provider,
+        alg,
+        claims,
+    })
+}
+
+/// The JOSE header, parsed strictly: an object, no duplicate names, `alg` a string, and no
+/// `crit` (RFC 7515 §4.1.11: critical extensions this filter does not understand must fail).
+fn check_header(token: &str) -> Result<(), TokenError> {
+    let encoded = token.split('.').next().unwrap_or_default();
+    let decoded = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| TokenError::Malformed)?;
+    let header = claims::parse_object(&decoded).map_err(|_| TokenError::Malformed)?;
+    if header.contains_key("crit") {
+        return Err(TokenError::CriticalHeader);
+    }
+    match header.get("alg") {
+        Some(Value::String(_)) => {}
+        _ => return Err(TokenError::Malformed),
+    }
+    match header.get("kid") {
+        None | Some(Value::String(_)) => Ok(()),
+        Some(_) => Err(TokenError::Malformed),
+    }
+}
+
+fn check_claims(
+    all: &Claims<ClaimSet>,
+    provider: &Provider,
+    audience: AudienceCheck<'_>,
+) -> Result<(), TokenError> {
+    let claims = &all.custom;
+    claims
+        .check_registered_types()
+        .map_err(|_| TokenError::Malformed)?;
+    let token_audiences = claims
+        .audiences()
+        .map_err(|_| TokenError::Malformed)?
+        .ok_or(TokenError::WrongAudience)?;
+    let allowed = match audience {
+        AudienceCheck::Provider => token_audiences
+            .iter()
+            .any(|aud| provider.audiences.iter().any(|allowed| allowed == aud)),
+        AudienceCheck::Exactly(expected) => token_audiences.contains(&expected),
+    };
+    if !allowed {
+        return Err(TokenError::WrongAudience);
+    }
+    for name in &provider.required_claims {
+        // jwt-compact holds the timestamps apart from the other claims.
+        let present = match name.as_str() {
+            "exp" => all.expiration.is_some(),
+            "nbf" => all.not_before.is_some(),
+            "iat" => all.issued_at.is_some(),
+            _ => claims.get(name).is_some_and(|value| !value.is_null()),
+        };
+        if !present {
+            return Err(TokenError::MissingClaim(name.clone()));
+        }
+    }
+    Ok(())
+}
