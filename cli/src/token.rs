@@ -1,0 +1,235 @@
+//! Compact JWS signing with full control of the header, so tests can also make the odd tokens
+//! a verifier must refuse (no `kid`, a lying `alg`, unusual `typ`).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Result};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use jwt_compact::{
+    alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa},
+    Algorithm, AlgorithmSignature,
+};
+use serde_json::{Map, Value};
+
+use crate::keys::{KeyKind, Material, SigningKey};
+
+/// Every `alg` [`sign`] accepts.
+pub const ALGORITHMS: [&str; 11] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA", "HS256", "HS384",
+    "HS512",
+];
+
+/// Compact JWS. The header is `{"alg": alg, "typ": "JWT", "kid": key.kid()}` merged with
+/// `extra_header`: a member whose value is JSON null is removed, any other is set or overridden
+/// (overriding `alg` changes only what the header claims, not how the token is signed).
+/// The payload is `claims` serialized as is.
+///
+/// `alg` must suit the key: RS*/PS* an RSA key, ES256 a P-256 key, EdDSA an Ed25519 key,
+/// HS* an HMAC key.
+pub fn sign(
+    key: &SigningKey,
+    alg: &str,
+    extra_header: &Map<String, Value>,
+    claims: &Value,
+) -> Result<String> {
+    check_alg(key, alg)?;
+    let mut header = Map::new();
+    header.insert("alg".to_owned(), alg.into());
+    header.insert("typ".to_owned(), "JWT".into());
+    header.insert("kid".to_owned(), key.kid().into());
+    for (name, value) in extra_header {
+        if value.is_null() {
+            header.remove(name);
+        } else {
+            header.insert(name.clone(), value.clone());
+        }
+    }
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
+    );
+    let signature = signature(key.material(), alg, signing_input.as_bytes())?;
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
+}
+
+/// [`sign`] with the key's default alg and the standard header.
+pub fn sign_default(key: &SigningKey, claims: &Value) -> Result<String> {
+    sign(key, key.default_alg(), &Map::new(), claims)
+}
+
+/// The current time in Unix seconds, as JWT time claims count it.
+pub fn now() -> i64 {
+    // A clock before 1970 is a broken machine; 0 keeps minting deterministic there.
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
+}
+
+fn check_alg(key: &SigningKey, alg: &str) -> Result<()> {
+    match KeyKind::for_alg(alg) {
+        Some(kind) if kind == key.kind() => Ok(()),
+        Some(kind) => bail!(
+            "alg {alg} needs a {kind} key, but key {:?} is {} (it can sign {})",
+            key.kid(),
+            key.kind(),
+            key.kind().algorithms().join(", ")
+        ),
+        None => bail!(
+            "unsupported alg {alg:?} (supported: {})",
+            ALGORITHMS.join(", ")
+        ),
+    }
+}
+
+/// Signs with jwt-compact's `Algorithm::sign` on bytes we built ourselves, because
+/// `AlgorithmExt::token` would impose its own header.
+fn signature(material: &Material, alg: &str, message: &[u8]) -> Result<Vec<u8>> {
+    fn raw<A: Algorithm>(alg: A, key: &A::SigningKey, message: &[u8]) -> Vec<u8> {
+        alg.sign(key, message).as_bytes().into_owned()
+    }
+    Ok(match (material, alg) {
+        (Material::Rsa(key), _) => raw(alg.parse::<Rsa>()?, key, message),
+        (Material::P256(key), "ES256") => raw(Es256, key, message),
+        (Material::Ed25519(key), "EdDSA") => raw(Ed25519, key, message),
+        (Material::Hmac(secret), "HS256") => raw(Hs256, &Hs256Key::new(secret), message),
+        (Material::Hmac(secret), "HS384") => raw(Hs384, &Hs384Key::new(secret), message),
+        (Material::Hmac(secret), "HS512") => raw(Hs512, &Hs512Key::new(secret), message),
+        _ => bail!("alg {alg} does not suit this key"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use jwt_compact::{
+        alg::{Ed25519, Es256, Hs256, Rsa, RsaPublicKey},
+        jwk::JsonWebKey,
+        AlgorithmExt, UntrustedToken, ValidationError,
+    };
+    use serde_json::{json, Map, Value};
+
+    use super::*;
+    use crate::test_support::{key, segment};
+
+    type Custom = Map<String, Value>;
+
+    /// Verifies `jwt` with jwt-compact against the key rebuilt from `signer.public_jwk()`,
+    /// and returns its custom claims.
+    fn verify(signer: &SigningKey, alg: &str, jwt: &str) -> Result<Custom, ValidationError> {
+        let jwk: JsonWebKey<'_> = serde_json::from_value(signer.public_jwk()).unwrap();
+        let token = UntrustedToken::new(jwt).unwrap();
+        let validated = match alg {
+            "RS256" | "PS256" => {
+                let public = RsaPublicKey::try_from(&jwk).unwrap();
+                alg.parse::<Rsa>()
+                    .unwrap()
+                    .validator::<Custom>(&public)
+                    .validate(&token)
+            }
+            "ES256" => Es256
+                .validator(&TryFrom::try_from(&jwk).unwrap())
+                .validate(&token),
+            "EdDSA" => Ed25519
+                .validator(&TryFrom::try_from(&jwk).unwrap())
+                .validate(&token),
+            "HS256" => Hs256
+                .validator(&TryFrom::try_from(&jwk).unwrap())
+                .validate(&token),
+            other => panic!("no verifier for {other}"),
+        };
+        validated.map(|token| token.claims().custom.clone())
+    }
+
+    #[test]
+    fn signed_tokens_verify_against_the_public_jwk() {
+        let cases = [
+            (KeyKind::Rsa, "RS256"),
+            (KeyKind::Rsa, "PS256"),
+            (KeyKind::P256, "ES256"),
+            (KeyKind::Ed25519, "EdDSA"),
+            (KeyKind::Hmac, "HS256"),
+        ];
+        let claims = json!({ "iss": "https://issuer.test", "sub": "alice" });
+        for (kind, alg) in cases {
+            let signer = key(kind);
+            let jwt = sign(&signer, alg, &Map::new(), &claims).unwrap();
+            let custom = verify(&signer, alg, &jwt).unwrap();
+            assert_eq!(custom["sub"], "alice", "{alg}");
+            assert_eq!(
+                segment(&jwt, 0),
+                json!({ "alg": alg, "typ": "JWT", "kid": signer.kid() })
+            );
+        }
+    }
+
+    #[test]
+    fn a_changed_payload_no_longer_verifies() {
+        let signer = key(KeyKind::P256);
+        let jwt = sign_default(&signer, &json!({ "sub": "alice" })).unwrap();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"mallory"}"#);
+        let forged = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+        assert!(verify(&signer, "ES256", &jwt).is_ok());
+        assert!(matches!(
+            verify(&signer, "ES256", &forged),
+            Err(ValidationError::InvalidSignature)
+        ));
+    }
+
+    #[test]
+    fn payload_is_the_claims_as_given() {
+        let claims = json!({ "aud": ["a", "b"], "nested": { "n": 1 }, "exp": "not a number" });
+        let jwt = sign_default(&key(KeyKind::Hmac), &claims).unwrap();
+        assert_eq!(segment(&jwt, 1), claims);
+    }
+
+    #[test]
+    fn extra_header_null_removes_and_values_override() {
+        let signer = key(KeyKind::Ed25519);
+        let extra: Map<String, Value> = serde_json::from_value(json!({
+            "kid": null,
+            "typ": "at+jwt",
+            "x-test": [1, 2],
+        }))
+        .unwrap();
+        let jwt = sign(&signer, "EdDSA", &extra, &json!({})).unwrap();
+        assert_eq!(
+            segment(&jwt, 0),
+            json!({ "alg": "EdDSA", "typ": "at+jwt", "x-test": [1, 2] })
+        );
+        // Still a valid signature: only the header changed.
+        assert!(verify(&signer, "EdDSA", &jwt).is_ok());
+    }
+
+    #[test]
+    fn overriding_alg_changes_the_header_not_the_signature() {
+        let signer = key(KeyKind::Hmac);
+        let extra: Map<String, Value> = serde_json::from_value(json!({ "alg": "none" })).unwrap();
+        let jwt = sign(&signer, "HS256", &extra, &json!({})).unwrap();
+        assert_eq!(segment(&jwt, 0)["alg"], "none");
+        assert!(!jwt.ends_with('.'), "the signature is still there");
+    }
+
+    #[test]
+    fn alg_must_suit_the_key() {
+        let ec = key(KeyKind::P256);
+        let claims = json!({});
+        let wrong = sign(&ec, "RS256", &Map::new(), &claims).unwrap_err();
+        assert!(wrong.to_string().contains("needs a RSA key"), "{wrong}");
+        let unknown = sign(&ec, "none", &Map::new(), &claims).unwrap_err();
+        assert!(unknown.to_string().contains("unsupported alg"), "{unknown}");
+        assert!(sign(&key(KeyKind::Hmac), "HS512", &Map::new(), &claims).is_ok());
+    }
+
+    #[test]
+    fn now_is_the_unix_clock() {
+        // 2023-11-14: any real clock is past it, and the value is seconds, not milliseconds.
+        let now = now();
+        assert!(now > 1_700_000_000 && now < 100_000_000_000, "{now}");
+    }
+}
