@@ -8,7 +8,9 @@
 // Tests may unwrap: a panic there is a failed assertion with a location.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod claims;
 pub mod keys;
+pub mod mint;
 pub mod token;
 
 #[cfg(test)]
