@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod claims;
+pub mod echo;
 pub mod keys;
 pub mod mint;
 pub mod token;
