@@ -1,3 +1,263 @@
-//! `jwt-relay-cli`: the command-line front lands in a later commit.
+//! `jwt-relay-cli`: argument parsing and output only; the work is in the library.
+//! Exit codes: 0 success, 1 failure, 2 usage error (clap's own).
 
-fn main() {}
+use std::{fs, io::Write, path::Path, path::PathBuf, process::ExitCode};
+
+use anyhow::{bail, Context, Result};
+use clap::{
+    builder::{NonEmptyStringValueParser, PossibleValuesParser},
+    Args, Parser, Subcommand, ValueEnum,
+};
+use jwt_relay_cli::{
+    claims::{self, ClaimSet, Lifetime},
+    echo,
+    keys::{self, KeyKind, SigningKey},
+    mint::{self, Embeds},
+    token,
+};
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(
+    name = "jwt-relay-cli",
+    version,
+    about = "Keys, tokens and an echo upstream for testing and demoing jwt-relay"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a signing key and write it as a private JWK
+    Keygen(KeygenArgs),
+    /// Print the public JWKS of private JWK files
+    Jwks(JwksArgs),
+    /// Mint one signed JWT and print it
+    Mint(Box<MintArgs>),
+    /// Run the echo upstream in the foreground
+    Echo(EchoArgs),
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    /// Key type
+    #[arg(long, value_enum)]
+    kind: Kind,
+    /// Key id, written as "kid"
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    kid: String,
+    /// Write the private JWK to FILE (created with mode 0600) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    /// RSA 2048-bit, signs RS256 (or RS384/RS512/PS256/PS384/PS512)
+    Rsa,
+    /// ECDSA P-256, signs ES256
+    Ec,
+    /// Ed25519, signs EdDSA
+    Ed25519,
+    /// 32-byte shared secret, signs HS256 (or HS384/HS512)
+    Hmac,
+}
+
+impl From<Kind> for KeyKind {
+    fn from(kind: Kind) -> KeyKind {
+        match kind {
+            Kind::Rsa => KeyKind::Rsa,
+            Kind::Ec => KeyKind::P256,
+            Kind::Ed25519 => KeyKind::Ed25519,
+            Kind::Hmac => KeyKind::Hmac,
+        }
+    }
+}
+
+#[derive(Args)]
+struct JwksArgs {
+    /// Private JWK files, as written by keygen
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+struct MintArgs {
+    /// Private JWK file to sign with
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Signing alg [default: the key's own "alg"]
+    #[arg(long, value_parser = PossibleValuesParser::new(token::ALGORITHMS))]
+    alg: Option<String>,
+    /// Issuer ("iss")
+    #[arg(long)]
+    iss: String,
+    /// Subject ("sub")
+    #[arg(long)]
+    sub: Option<String>,
+    /// Audience; repeat for several ("aud" becomes an array)
+    #[arg(long, value_name = "AUD")]
+    aud: Vec<String>,
+    /// Lifetime: exp = now + SECONDS
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    ttl: i64,
+    /// iat = now + S (negative: issued in the past)
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    iat_offset: i64,
+    /// Add nbf = now + S
+    #[arg(long, value_name = "S")]
+    nbf_offset: Option<i64>,
+    /// exp = now + S, replacing --ttl (negative: already expired)
+    #[arg(long, value_name = "S")]
+    exp_offset: Option<i64>,
+    /// Session id ("sid")
+    #[arg(long)]
+    sid: Option<String>,
+    /// Extra claim; the value is parsed as JSON, else taken as a string. Applied last, so it
+    /// can replace any claim above
+    #[arg(long = "claim", value_name = "NAME=JSON", value_parser = parse_assignment)]
+    claims: Vec<(String, Value)>,
+    /// Set a header member (JSON value as for --claim); null removes it, e.g. kid=null
+    #[arg(long = "header", value_name = "NAME=JSON", value_parser = parse_assignment)]
+    headers: Vec<(String, Value)>,
+    /// Embed a token narrowed to AUD (same iss and sub, never outliving this one) in the
+    /// "embedded_tokens" claim; repeatable
+    #[arg(long, value_name = "AUD")]
+    embed: Vec<String>,
+    /// Embed a given token for AUD, e.g. one minted with its own --embed (nesting); repeatable
+    #[arg(long = "embed-token", value_name = "AUD=TOKEN", value_parser = parse_embed_token)]
+    embed_tokens: Vec<(String, String)>,
+    /// Sign the --embed tokens with this private JWK (and its alg) [default: --key and --alg]
+    #[arg(long, value_name = "FILE", requires = "embed")]
+    embed_key: Option<PathBuf>,
+    /// Cap the --embed tokens' lifetime at SECONDS from now
+    #[arg(long, value_name = "SECONDS", requires = "embed")]
+    embed_ttl: Option<i64>,
+}
+
+#[derive(Args)]
+struct EchoArgs {
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    listen: String,
+}
+
+fn main() -> ExitCode {
+    // Usage errors exit with 2 inside `parse`.
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Keygen(args) => keygen(args),
+        Command::Jwks(args) => print_jwks(&args.files),
+        Command::Mint(args) => mint_token(*args),
+        Command::Echo(args) => echo::serve_forever(&args.listen),
+    }
+}
+
+fn keygen(args: KeygenArgs) -> Result<()> {
+    let key = SigningKey::generate(args.kind.into(), &args.kid)?;
+    let text = pretty(&key.to_private_jwk())?;
+    match &args.out {
+        Some(path) => write_private(path, &text)
+            .with_context(|| format!("--out {}: cannot write the key", path.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn print_jwks(files: &[PathBuf]) -> Result<()> {
+    let keys = files
+        .iter()
+        .map(|path| SigningKey::load(path))
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&SigningKey> = keys.iter().collect();
+    print!("{}", pretty(&keys::jwks(&refs))?);
+    Ok(())
+}
+
+fn mint_token(args: MintArgs) -> Result<()> {
+    let key = SigningKey::load(&args.key).context("--key")?;
+    let alg = args.alg.as_deref().unwrap_or(key.default_alg());
+    if KeyKind::for_alg(alg) != Some(key.kind()) {
+        bail!(
+            "--alg {alg} cannot be signed with --key {} (a {} key: {})",
+            args.key.display(),
+            key.kind(),
+            key.kind().algorithms().join(", ")
+        );
+    }
+    let embed_key = match &args.embed_key {
+        Some(path) => Some(SigningKey::load(path).context("--embed-key")?),
+        None => None,
+    };
+
+    let now = token::now();
+    let lifetime = Lifetime {
+        ttl: args.ttl,
+        iat_offset: args.iat_offset,
+        nbf_offset: args.nbf_offset,
+        exp_offset: args.exp_offset,
+    };
+    let (iat, nbf, exp) = lifetime.at(now);
+    let claims = ClaimSet {
+        iss: args.iss,
+        sub: args.sub,
+        aud: args.aud,
+        iat,
+        nbf,
+        exp,
+        sid: args.sid,
+        extra: args.claims.into_iter().collect(),
+    };
+    let embeds = Embeds {
+        audiences: args.embed,
+        tokens: args.embed_tokens,
+        key: embed_key,
+        ttl: args.embed_ttl,
+    };
+    let header = args.headers.into_iter().collect();
+    println!("{}", mint::mint(&key, alg, &header, &claims, &embeds, now)?);
+    Ok(())
+}
+
+fn parse_assignment(arg: &str) -> Result<(String, Value), String> {
+    claims::parse_claim(arg).map_err(|err| err.to_string())
+}
+
+fn parse_embed_token(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((aud, jwt)) if !aud.is_empty() && !jwt.is_empty() => {
+            Ok((aud.to_owned(), jwt.to_owned()))
+        }
+        _ => Err(format!("expected AUD=TOKEN, got {arg:?}")),
+    }
+}
+
+fn pretty(value: &Value) -> Result<String> {
+    Ok(serde_json::to_string_pretty(value)? + "\n")
+}
+
+/// Private keys are created readable by the owner only.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
