@@ -521,3 +521,253 @@ fn header_name(field: &str, name: &str) -> Result<String, ConfigError> {
     }
     Ok(lower)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Public test keys from RFC 8037 §A.2 (Ed25519) and RFC 7515 §A.3 (P-256).
+    fn jwks() -> Value {
+        json!({"keys": [
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty": "EC", "crv": "P-256", "kid": "ec",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+        ]})
+    }
+
+    fn minimal() -> Value {
+        json!({"providers": [{"issuer": "https://idp", "audiences": ["api"], "local_jwks": {"inline": jwks()}}]})
+    }
+
+    fn parse(config: &Value) -> Result<FilterConfig, ConfigError> {
+        FilterConfig::from_json(config.to_string().as_bytes())
+    }
+
+    fn refused(config: Value) -> ConfigError {
+        parse(&config).unwrap_err()
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let config = parse(&minimal()).unwrap();
+        assert_eq!(config.role, Role::Edge);
+        assert_eq!(config.embedded_tokens_claim, "embedded_tokens");
+        assert_eq!(config.forward_header, "authorization");
+        assert_eq!(config.on_missing_embedded, OnMissingEmbedded::Deny);
+        assert_eq!(config.max_token_bytes, DEFAULT_MAX_TOKEN_BYTES);
+        assert_eq!(config.realm, "jwt-relay");
+        assert_eq!(config.internal_max_expired_seconds, None);
+        let provider = &config.providers[0];
+        assert_eq!(provider.clock_skew_seconds, 60);
+        assert!(provider.require_expiration);
+        assert_eq!(provider.algorithms, Alg::ASYMMETRIC.to_vec());
+        assert_eq!(
+            provider.locations,
+            vec![Location::Header {
+                name: "authorization".into(),
+                prefix: "Bearer ".into()
+            }]
+        );
+        assert!(config.owned_headers.is_empty());
+    }
+
+    #[test]
+    fn the_contract_example_parses() {
+        let mut config = minimal();
+        let provider = &mut config["providers"][0];
+        provider["algorithms"] = json!(["RS256", "ES256", "EdDSA"]);
+        provider["local_jwks"]["inline"] = json!(jwks().to_string());
+        provider["from_headers"] = json!([{"name": "Authorization", "value_prefix": "Bearer "}]);
+        provider["from_params"] = json!([]);
+        provider["clock_skew_seconds"] = json!(60);
+        provider["require_expiration"] = json!(true);
+        provider["max_lifetime_seconds"] = json!(3600);
+        config["role"] = json!("edge");
+        config["internal_max_expired_seconds"] = Value::Null;
+        config["embedded_tokens_claim"] = json!("embedded_tokens");
+        config["upstreams"] = json!({"orders_cluster": {"audience": "orders"}});
+        config["on_missing_embedded"] = json!("deny");
+        config["forward_header"] = json!("authorization");
+        config["claim_to_headers"] = json!([{"claim": "sub", "header": "x-jwt-sub"}]);
+        let config = parse(&config).unwrap();
+        assert_eq!(
+            config.upstreams.get("orders_cluster").map(String::as_str),
+            Some("orders")
+        );
+        assert_eq!(config.owned_headers, vec!["x-jwt-sub".to_string()]);
+        assert_eq!(config.providers[0].keys.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases: Vec<(&str, Value, &str)> = vec![
+            ("unknown top-level field", json!({"rol": "edge"}), "rol"),
+            (
+                "unknown provider field",
+                json!({"providers": [{"issuer": "i", "audiences": ["a"], "local_jwks": {"inline": jwks()}, "audience": "x"}]}),
+                "providers[0].audience",
+            ),
+            ("bad role", json!({"role": "gateway"}), "role"),
+            (
+                "bad on_missing_embedded",
+                json!({"on_missing_embedded": "allow"}),
+                "on_missing_embedded",
+            ),
+            (
+                "wrong type",
+                json!({"internal_max_expired_seconds": "10"}),
+                "internal_max_expired_seconds",
+            ),
+        ];
+        for (name, changes, field) in cases {
+            let mut config = minimal();
+            for (key, value) in changes.as_object().unwrap() {
+                config[key] = value.clone();
+            }
+            let error = refused(config);
+            assert_eq!(error.field, field, "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_path() {
+        let provider_cases: Vec<(&str, Value, &str)> = vec![
+            (
+                "unsupported algorithm",
+                json!({"algorithms": ["ES256", "ES384"]}),
+                "providers[0].algorithms[1]",
+            ),
+            (
+                "empty algorithms",
+                json!({"algorithms": []}),
+                "providers[0].algorithms",
+            ),
+            (
+                "HS without an oct key",
+                json!({"algorithms": ["HS256"]}),
+                "providers[0].algorithms",
+            ),
+            (
+                "no audiences",
+                json!({"audiences": []}),
+                "providers[0].audiences",
+            ),
+            ("empty issuer", json!({"issuer": ""}), "providers[0].issuer"),
+            (
+                "JWKS string is not JSON",
+                json!({"local_jwks": {"inline": "{nope"}}),
+                "providers[0].local_jwks.inline",
+            ),
+            (
+                "JWKS without keys",
+                json!({"local_jwks": {"inline": {"keys": []}}}),
+                "providers[0].local_jwks.inline",
+            ),
+            (
+                "bad header name",
+                json!({"from_headers": [{"name": "bad header"}]}),
+                "providers[0].from_headers[0].name",
+            ),
+            (
+                "no token location",
+                json!({"from_headers": []}),
+                "providers[0].from_headers",
+            ),
+            (
+                "bad param name",
+                json!({"from_params": ["a&b"]}),
+                "providers[0].from_params[0]",
+            ),
+            (
+                "huge skew",
+                json!({"clock_skew_seconds": 86400}),
+                "providers[0].clock_skew_seconds",
+            ),
+            (
+                "zero max lifetime",
+                json!({"max_lifetime_seconds": 0}),
+                "providers[0].max_lifetime_seconds",
+            ),
+        ];
+        for (name, changes, field) in provider_cases {
+            let mut config = minimal();
+            for (key, value) in changes.as_object().unwrap() {
+                config["providers"][0][key] = value.clone();
+            }
+            let error = refused(config);
+            assert_eq!(error.field, field, "{name}: {error}");
+        }
+        let top_cases: Vec<(&str, Value, &str)> = vec![
+            ("no providers", json!({"providers": []}), "providers"),
+            (
+                "claim header is the token header",
+                json!({"claim_to_headers": [{"claim": "sub", "header": "Authorization"}]}),
+                "claim_to_headers[0].header",
+            ),
+            (
+                "claim header frames the request",
+                json!({"claim_to_headers": [{"claim": "sub", "header": "content-length"}]}),
+                "claim_to_headers[0].header",
+            ),
+            (
+                "claim header twice",
+                json!({"claim_to_headers": [{"claim": "sub", "header": "x-a"}, {"claim": "email", "header": "x-a"}]}),
+                "claim_to_headers[1].header",
+            ),
+            (
+                "pseudo forward header",
+                json!({"forward_header": ":path"}),
+                "forward_header",
+            ),
+            (
+                "empty upstream audience",
+                json!({"upstreams": {"c": {"audience": ""}}}),
+                "upstreams.c.audience",
+            ),
+            (
+                "tiny max token",
+                json!({"max_token_bytes": 10}),
+                "max_token_bytes",
+            ),
+            ("realm with a quote", json!({"realm": "a\"b"}), "realm"),
+        ];
+        for (name, changes, field) in top_cases {
+            let mut config = minimal();
+            for (key, value) in changes.as_object().unwrap() {
+                config[key] = value.clone();
+            }
+            let error = refused(config);
+            assert_eq!(error.field, field, "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn duplicate_issuers_are_refused() {
+        let mut config = minimal();
+        let provider = config["providers"][0].clone();
+        config["providers"] = json!([provider.clone(), provider]);
+        assert_eq!(refused(config).field, "providers[1].issuer");
+    }
+
+    #[test]
+    fn a_forward_header_that_is_not_a_token_header_is_owned() {
+        let mut config = minimal();
+        config["forward_header"] = json!("X-Narrow-Token");
+        let config = parse(&config).unwrap();
+        assert_eq!(config.forward_header, "x-narrow-token");
+        assert_eq!(config.owned_headers, vec!["x-narrow-token".to_string()]);
+    }
+
+    #[test]
+    fn error_messages_read_well() {
+        let error = refused(json!({"providers": "x"}));
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid jwt-relay configuration at `providers`"),
+            "{error}"
+        );
+        assert!(FilterConfig::from_json(b"not json").is_err());
+    }
+}

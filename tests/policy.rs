@@ -1,0 +1,847 @@
+//! The whole decision, natively: `policy::evaluate` on real signed tokens with a fixed clock.
+//! Each case is named; every failing case is reported, not just the first.
+
+use jwt_relay::config::FilterConfig;
+use jwt_relay::policy::{evaluate, Decision, HeaderPlan, Request, Verdict};
+use jwt_relay_cli::keys::{jwks, KeyKind, SigningKey};
+use jwt_relay_cli::token::{sign, sign_default};
+use serde_json::{json, Map, Value};
+
+const NOW: i64 = 1_700_000_000;
+const ISS: &str = "https://idp.example.com";
+
+struct Keys {
+    rsa: SigningKey,
+    ec: SigningKey,
+    ed: SigningKey,
+}
+
+fn demo_keys() -> Keys {
+    let load = |file: &str| {
+        let path = format!("{}/envoy/demo-keys/{file}", env!("CARGO_MANIFEST_DIR"));
+        SigningKey::load(std::path::Path::new(&path)).unwrap()
+    };
+    Keys {
+        rsa: load("rsa.jwk.json"),
+        ec: load("ec.jwk.json"),
+        ed: load("ed25519.jwk.json"),
+    }
+}
+
+fn config_json(keys: &Keys, extra: Value) -> Value {
+    let mut config = json!({
+        "providers": [{
+            "issuer": ISS,
+            "audiences": ["api.example.com"],
+            "algorithms": ["RS256", "ES256", "EdDSA"],
+            "local_jwks": { "inline": jwks(&[&keys.rsa, &keys.ec, &keys.ed]) },
+            "from_params": ["access_token"],
+            "max_lifetime_seconds": 86400
+        }],
+        "upstreams": { "orders_cluster": { "audience": "orders" } },
+        "claim_to_headers": [{ "claim": "sub", "header": "x-jwt-sub" }]
+    });
+    if let Value::Object(extra) = extra {
+        for (key, value) in extra {
+            config[key] = value;
+        }
+    }
+    config
+}
+
+fn config(keys: &Keys, extra: Value) -> FilterConfig {
+    FilterConfig::from_json(config_json(keys, extra).to_string().as_bytes()).unwrap()
+}
+
+fn claims(aud: Value) -> Value {
+    json!({ "iss": ISS, "sub": "alice", "aud": aud, "iat": NOW - 10, "exp": NOW + 300 })
+}
+
+fn with(mut claims: Value, changes: Value) -> Value {
+    for (key, value) in changes.as_object().unwrap() {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(key);
+        } else {
+            claims[key.as_str()] = value.clone();
+        }
+    }
+    claims
+}
+
+fn header(pairs: Value) -> Map<String, Value> {
+    pairs.as_object().unwrap().clone()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token with the given header and claims and a junk signature.
+fn unsigned(header: Value, claims: &Value) -> String {
+    format!(
+        "{}.{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes()),
+        b64(b"sig")
+    )
+}
+
+struct Call<'a> {
+    token: Option<String>,
+    path: &'a str,
+    cluster: Option<&'a str>,
+    role: Option<&'a [u8]>,
+    extra_headers: Vec<(&'a str, &'a str)>,
+}
+
+impl Default for Call<'_> {
+    fn default() -> Self {
+        Call {
+            token: None,
+            path: "/",
+            cluster: Some("web_cluster"),
+            role: None,
+            extra_headers: vec![],
+        }
+    }
+}
+
+fn run(config: &FilterConfig, call: &Call<'_>) -> Decision {
+    let mut headers: Vec<(String, Vec<u8>)> = vec![(":path".into(), call.path.as_bytes().to_vec())];
+    if let Some(token) = &call.token {
+        headers.push((
+            "authorization".into(),
+            format!("Bearer {token}").into_bytes(),
+        ));
+    }
+    for (name, value) in &call.extra_headers {
+        headers.push((name.to_string(), value.as_bytes().to_vec()));
+    }
+    evaluate(
+        config,
+        &Request {
+            headers: &headers,
+            listener_role: call.role,
+            cluster: call.cluster,
+            now: NOW,
+        },
+    )
+}
+
+#[derive(Debug)]
+enum Expect {
+    Allow,
+    Deny(u32, &'static str),
+}
+
+fn check(name: &str, decision: &Decision, expect: &Expect, failures: &mut Vec<String>) {
+    let ok = match (expect, &decision.verdict) {
+        (Expect::Allow, Verdict::Allow(_)) => true,
+        (Expect::Deny(status, reason), Verdict::Deny { denial, .. }) => {
+            denial.status == *status && decision.facts.reason == *reason
+        }
+        _ => false,
+    };
+    if !ok {
+        failures.push(format!(
+            "{name}: expected {expect:?}, got {:?} ({})",
+            decision.verdict, decision.facts.reason
+        ));
+    }
+}
+
+fn allowed_plan(decision: &Decision) -> &HeaderPlan {
+    match &decision.verdict {
+        Verdict::Allow(plan) => plan,
+        Verdict::Deny { denial, .. } => panic!("denied: {denial:?} ({})", decision.facts.reason),
+    }
+}
+
+#[test]
+fn edge_validation_table() {
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({}));
+    let api = || claims(json!("api.example.com"));
+    let forger = SigningKey::generate(KeyKind::P256, "demo-ec").unwrap();
+    let hmac = SigningKey::generate(KeyKind::Hmac, "demo-hs").unwrap();
+    let rs = sign_default(&keys.rsa, &api()).unwrap();
+    let tampered = {
+        let parts: Vec<&str> = rs.split('.').collect();
+        let forged_claims = with(api(), json!({"sub": "mallory"}));
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(forged_claims.to_string().as_bytes()),
+            parts[2]
+        )
+    };
+    let none_header = json!({"alg": "none", "typ": "JWT"});
+    let none_token = {
+        let t = unsigned(none_header.clone(), &api());
+        t[..t.rfind('.').unwrap() + 1].to_string()
+    };
+
+    let cases: Vec<(&str, Option<String>, Expect)> = vec![
+        ("valid RS256", Some(rs.clone()), Expect::Allow),
+        (
+            "valid ES256",
+            Some(sign_default(&keys.ec, &api()).unwrap()),
+            Expect::Allow,
+        ),
+        (
+            "valid EdDSA",
+            Some(sign_default(&keys.ed, &api()).unwrap()),
+            Expect::Allow,
+        ),
+        (
+            "aud array with one match",
+            Some(sign_default(&keys.rsa, &claims(json!(["x", "api.example.com"]))).unwrap()),
+            Expect::Allow,
+        ),
+        ("missing token", None, Expect::Deny(401, "missing")),
+        (
+            "expired",
+            Some(sign_default(&keys.rsa, &with(api(), json!({"exp": NOW - 61}))).unwrap()),
+            Expect::Deny(401, "expired"),
+        ),
+        (
+            "expired within skew",
+            Some(sign_default(&keys.rsa, &with(api(), json!({"exp": NOW - 59}))).unwrap()),
+            Expect::Allow,
+        ),
+        (
+            "not yet valid",
+            Some(sign_default(&keys.rsa, &with(api(), json!({"nbf": NOW + 120}))).unwrap()),
+            Expect::Deny(401, "not_yet_valid"),
+        ),
+        (
+            "issued in the future",
+            Some(
+                sign_default(
+                    &keys.rsa,
+                    &with(api(), json!({"iat": NOW + 120, "exp": NOW + 400})),
+                )
+                .unwrap(),
+            ),
+            Expect::Deny(401, "issued_in_future"),
+        ),
+        (
+            "no exp",
+            Some(sign_default(&keys.rsa, &with(api(), json!({"exp": null}))).unwrap()),
+            Expect::Deny(401, "missing_claim"),
+        ),
+        (
+            "lifetime over max",
+            Some(sign_default(&keys.rsa, &with(api(), json!({"exp": NOW + 90_000}))).unwrap()),
+            Expect::Deny(401, "lifetime_too_long"),
+        ),
+        (
+            "exp as a string",
+            Some(sign_default(&keys.rsa, &with(api(), json!({"exp": "tomorrow"}))).unwrap()),
+            Expect::Deny(401, "malformed"),
+        ),
+        (
+            "tampered payload",
+            Some(tampered),
+            Expect::Deny(401, "bad_signature"),
+        ),
+        (
+            "forged with a fresh key and a known kid",
+            Some(sign_default(&forger, &api()).unwrap()),
+            Expect::Deny(401, "bad_signature"),
+        ),
+        (
+            "unknown kid",
+            Some(
+                sign(
+                    &keys.rsa,
+                    "RS256",
+                    &header(json!({"kid": "rotated-away"})),
+                    &api(),
+                )
+                .unwrap(),
+            ),
+            Expect::Deny(401, "unknown_kid"),
+        ),
+        (
+            "no kid, the only key that fits",
+            Some(sign(&keys.ec, "ES256", &header(json!({"kid": null})), &api()).unwrap()),
+            Expect::Allow,
+        ),
+        (
+            "wrong issuer",
+            Some(
+                sign_default(
+                    &keys.rsa,
+                    &with(api(), json!({"iss": "https://evil.example"})),
+                )
+                .unwrap(),
+            ),
+            Expect::Deny(401, "wrong_issuer"),
+        ),
+        (
+            "no issuer",
+            Some(sign_default(&keys.rsa, &with(api(), json!({"iss": null}))).unwrap()),
+            Expect::Deny(401, "wrong_issuer"),
+        ),
+        (
+            "wrong audience",
+            Some(sign_default(&keys.rsa, &claims(json!("orders"))).unwrap()),
+            Expect::Deny(401, "wrong_audience"),
+        ),
+        (
+            "no audience",
+            Some(sign_default(&keys.rsa, &with(api(), json!({"aud": null}))).unwrap()),
+            Expect::Deny(401, "wrong_audience"),
+        ),
+        (
+            "alg none",
+            Some(none_token),
+            Expect::Deny(401, "unsupported_algorithm"),
+        ),
+        (
+            "alg None (case)",
+            Some(unsigned(json!({"alg": "None"}), &api())),
+            Expect::Deny(401, "unsupported_algorithm"),
+        ),
+        (
+            "alg HS256 not allowed",
+            Some(sign_default(&hmac, &api()).unwrap()),
+            Expect::Deny(401, "algorithm_not_allowed"),
+        ),
+        (
+            "PS256 not in the allowlist",
+            Some(sign(&keys.rsa, "PS256", &Map::new(), &api()).unwrap()),
+            Expect::Deny(401, "algorithm_not_allowed"),
+        ),
+        (
+            "ES256 header on an RSA kid",
+            Some(
+                sign(
+                    &keys.ec,
+                    "ES256",
+                    &header(json!({"kid": "demo-rsa"})),
+                    &api(),
+                )
+                .unwrap(),
+            ),
+            Expect::Deny(401, "no_key_for_algorithm"),
+        ),
+        (
+            "crit header",
+            Some(
+                sign(
+                    &keys.rsa,
+                    "RS256",
+                    &header(json!({"crit": ["exp"], "exp": 1})),
+                    &api(),
+                )
+                .unwrap(),
+            ),
+            Expect::Deny(401, "critical_header"),
+        ),
+        (
+            "duplicate alg in header",
+            Some(format!(
+                "{}.{}.{}",
+                b64(br#"{"alg":"none","alg":"RS256","kid":"demo-rsa"}"#),
+                b64(api().to_string().as_bytes()),
+                rs.rsplit('.').next().unwrap()
+            )),
+            Expect::Deny(401, "malformed"),
+        ),
+        (
+            "duplicate sub in claims",
+            Some(
+                unsigned(json!({"alg": "RS256", "kid": "demo-rsa"}), &json!("x")).replace(
+                    &b64(b"\"x\""),
+                    &b64(format!(
+                        r#"{{"iss":"{ISS}","sub":"a","sub":"b","aud":"api.example.com","exp":{}}}"#,
+                        NOW + 60
+                    )
+                    .as_bytes()),
+                ),
+            ),
+            Expect::Deny(401, "malformed"),
+        ),
+        (
+            "not a JWT",
+            Some("not-a-token".into()),
+            Expect::Deny(401, "malformed"),
+        ),
+        (
+            "three junk segments",
+            Some("a.b.c".into()),
+            Expect::Deny(401, "malformed"),
+        ),
+        (
+            "JWE (five segments)",
+            Some("a.b.c.d.e".into()),
+            Expect::Deny(401, "encrypted"),
+        ),
+        (
+            "padded base64",
+            Some(format!("{}=", rs)),
+            Expect::Deny(401, "malformed"),
+        ),
+        (
+            "too large",
+            Some(format!("{}.{}.{}", "a".repeat(9000), "b".repeat(9000), "c")),
+            Expect::Deny(401, "too_large"),
+        ),
+        (
+            "sub is not a string",
+            Some(sign_default(&keys.rsa, &with(api(), json!({"sub": 7}))).unwrap()),
+            Expect::Deny(401, "malformed"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, token, expect) in &cases {
+        let decision = run(
+            &cfg,
+            &Call {
+                token: token.clone(),
+                ..Call::default()
+            },
+        );
+        check(name, &decision, expect, &mut failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn denials_carry_rfc_6750_challenges_without_token_content() {
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({}));
+    let token = sign_default(
+        &keys.rsa,
+        &with(claims(json!("api.example.com")), json!({"exp": NOW - 3600})),
+    )
+    .unwrap();
+    let decision = run(
+        &cfg,
+        &Call {
+            token: Some(token.clone()),
+            ..Call::default()
+        },
+    );
+    let Verdict::Deny { denial, strip } = &decision.verdict else {
+        panic!("allowed")
+    };
+    let www = &denial
+        .headers
+        .iter()
+        .find(|(n, _)| n == "www-authenticate")
+        .unwrap()
+        .1;
+    assert_eq!(
+        www,
+        "Bearer realm=\"jwt-relay\", error=\"invalid_token\", error_description=\"token expired\""
+    );
+    assert!(!denial.body.contains(&token[..20]) && !denial.body.contains("alice"));
+    assert_eq!(strip, &vec!["x-jwt-sub".to_string()]);
+    assert_eq!(decision.facts.fingerprint.as_deref().map(str::len), Some(8));
+
+    let missing = run(&cfg, &Call::default());
+    let Verdict::Deny { denial, .. } = &missing.verdict else {
+        panic!("allowed")
+    };
+    assert_eq!(
+        denial.headers[0],
+        (
+            "www-authenticate".into(),
+            "Bearer realm=\"jwt-relay\"".into()
+        )
+    );
+}
+
+#[test]
+fn ambiguous_requests_are_refused() {
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({}));
+    let token = sign_default(&keys.rsa, &claims(json!("api.example.com"))).unwrap();
+    let auth = format!("Bearer {token}");
+    let twice = run(
+        &cfg,
+        &Call {
+            extra_headers: vec![("authorization", &auth), ("authorization", &auth)],
+            ..Call::default()
+        },
+    );
+    let both_path = format!("/?access_token={token}");
+    let both = run(
+        &cfg,
+        &Call {
+            token: Some(token.clone()),
+            path: &both_path,
+            ..Call::default()
+        },
+    );
+    let mut failures = Vec::new();
+    check(
+        "two authorization headers",
+        &twice,
+        &Expect::Deny(400, "ambiguous"),
+        &mut failures,
+    );
+    check(
+        "header and query parameter",
+        &both,
+        &Expect::Deny(400, "ambiguous"),
+        &mut failures,
+    );
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+#[test]
+fn internal_role_skips_lifetime_but_not_signature() {
+    let keys = demo_keys();
+    let edge_cfg = config(&keys, json!({}));
+    let internal_cfg = config(&keys, json!({"role": "internal"}));
+    let expired = sign_default(
+        &keys.rsa,
+        &with(
+            claims(json!("api.example.com")),
+            json!({"exp": NOW - 3600, "iat": NOW - 3700}),
+        ),
+    )
+    .unwrap();
+    let forger = SigningKey::generate(KeyKind::Ed25519, "demo-ed25519").unwrap();
+    let forged = sign_default(
+        &forger,
+        &with(
+            claims(json!("api.example.com")),
+            json!({"exp": NOW - 3600, "iat": NOW - 3700}),
+        ),
+    )
+    .unwrap();
+    let bounded = config(
+        &keys,
+        json!({"role": "internal", "internal_max_expired_seconds": 600}),
+    );
+
+    let mut failures = Vec::new();
+    let call = |cfg: &FilterConfig, token: &str, role: Option<&'static [u8]>| {
+        run(
+            cfg,
+            &Call {
+                token: Some(token.into()),
+                role,
+                ..Call::default()
+            },
+        )
+    };
+    check(
+        "expired at the edge",
+        &call(&edge_cfg, &expired, None),
+        &Expect::Deny(401, "expired"),
+        &mut failures,
+    );
+    check(
+        "expired on internal",
+        &call(&internal_cfg, &expired, None),
+        &Expect::Allow,
+        &mut failures,
+    );
+    check(
+        "forged on internal",
+        &call(&internal_cfg, &forged, None),
+        &Expect::Deny(401, "bad_signature"),
+        &mut failures,
+    );
+    check(
+        "metadata internal overrides config edge",
+        &call(&edge_cfg, &expired, Some(b"internal")),
+        &Expect::Allow,
+        &mut failures,
+    );
+    check(
+        "metadata edge overrides config internal",
+        &call(&internal_cfg, &expired, Some(b"edge")),
+        &Expect::Deny(401, "expired"),
+        &mut failures,
+    );
+    check(
+        "unknown metadata means edge",
+        &call(&internal_cfg, &expired, Some(b"mesh")),
+        &Expect::Deny(401, "expired"),
+        &mut failures,
+    );
+    check(
+        "internal bound",
+        &call(&bounded, &expired, None),
+        &Expect::Deny(401, "expired"),
+        &mut failures,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn narrowed_token(keys: &Keys, audience: &str, changes: Value) -> String {
+    sign_default(&keys.ec, &with(claims(json!(audience)), changes)).unwrap()
+}
+
+fn outer_with(keys: &Keys, embedded: Value, changes: Value) -> String {
+    let outer = with(claims(json!("api.example.com")), changes);
+    sign_default(
+        &keys.rsa,
+        &with(outer, json!({"embedded_tokens": embedded})),
+    )
+    .unwrap()
+}
+
+#[test]
+fn narrowing_forwards_only_the_embedded_token() {
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({}));
+    let inner = narrowed_token(&keys, "orders", json!({"sub": "alice-orders"}));
+    let outer = outer_with(&keys, json!({"orders": inner}), json!({}));
+
+    let decision = run(
+        &cfg,
+        &Call {
+            token: Some(outer.clone()),
+            cluster: Some("orders_cluster"),
+            ..Call::default()
+        },
+    );
+    let plan = allowed_plan(&decision);
+    assert!(plan.remove.contains(&"authorization".to_string()));
+    assert!(plan.remove.contains(&"x-jwt-sub".to_string()));
+    assert_eq!(
+        plan.set,
+        vec![
+            ("authorization".to_string(), format!("Bearer {inner}")),
+            ("x-jwt-sub".to_string(), "alice-orders".to_string())
+        ]
+    );
+    assert_eq!(plan.path, None);
+    assert_eq!(decision.facts.narrowed_to.as_deref(), Some("orders"));
+
+    // From the query string: the parameter leaves the path.
+    let path = format!("/orders?a=1&access_token={outer}&b=2");
+    let decision = run(
+        &cfg,
+        &Call {
+            path: &path,
+            cluster: Some("orders_cluster"),
+            ..Call::default()
+        },
+    );
+    let plan = allowed_plan(&decision);
+    assert_eq!(plan.path.as_deref(), Some("/orders?a=1&b=2"));
+    assert_eq!(
+        plan.set[0],
+        ("authorization".to_string(), format!("Bearer {inner}"))
+    );
+
+    // Not a listed cluster: the token stays as it came, claims from the outer token.
+    let decision = run(
+        &cfg,
+        &Call {
+            token: Some(outer),
+            cluster: Some("web_cluster"),
+            ..Call::default()
+        },
+    );
+    let plan = allowed_plan(&decision);
+    assert!(!plan.remove.contains(&"authorization".to_string()));
+    assert_eq!(
+        plan.set,
+        vec![("x-jwt-sub".to_string(), "alice".to_string())]
+    );
+}
+
+#[test]
+fn narrowing_refuses_what_it_cannot_vouch_for() {
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({}));
+    let strip_cfg = config(&keys, json!({"on_missing_embedded": "strip"}));
+    let forger = SigningKey::generate(KeyKind::P256, "demo-ec").unwrap();
+    let orders = |changes: Value| narrowed_token(&keys, "orders", changes);
+    let to_orders = |cfg: &FilterConfig, token: String, role: Option<&'static [u8]>| {
+        run(
+            cfg,
+            &Call {
+                token: Some(token),
+                cluster: Some("orders_cluster"),
+                role,
+                ..Call::default()
+            },
+        )
+    };
+
+    let mut failures = Vec::new();
+    let no_embed = outer_with(&keys, json!({"inventory": orders(json!({}))}), json!({}));
+    check(
+        "no token for the cluster",
+        &to_orders(&cfg, no_embed.clone(), None),
+        &Expect::Deny(403, "embedded_missing"),
+        &mut failures,
+    );
+    let stripped = to_orders(&strip_cfg, no_embed, None);
+    check(
+        "strip mode forwards no token",
+        &stripped,
+        &Expect::Allow,
+        &mut failures,
+    );
+    if let Verdict::Allow(plan) = &stripped.verdict {
+        if !plan.remove.contains(&"authorization".to_string()) || !plan.set.is_empty() {
+            failures.push(format!("strip mode plan: {plan:?}"));
+        }
+    }
+    check(
+        "embedded aud is another service",
+        &to_orders(
+            &cfg,
+            outer_with(
+                &keys,
+                json!({"orders": narrowed_token(&keys, "inventory", json!({}))}),
+                json!({}),
+            ),
+            None,
+        ),
+        &Expect::Deny(401, "embedded_invalid"),
+        &mut failures,
+    );
+    check(
+        "embedded outlives parent",
+        &to_orders(
+            &cfg,
+            outer_with(
+                &keys,
+                json!({"orders": orders(json!({"exp": NOW + 600}))}),
+                json!({}),
+            ),
+            None,
+        ),
+        &Expect::Deny(401, "embedded_outlives_parent"),
+        &mut failures,
+    );
+    check(
+        "embedded forged",
+        &to_orders(
+            &cfg,
+            outer_with(
+                &keys,
+                json!({"orders": sign_default(&forger, &claims(json!("orders"))).unwrap()}),
+                json!({}),
+            ),
+            None,
+        ),
+        &Expect::Deny(401, "embedded_invalid"),
+        &mut failures,
+    );
+    check(
+        "embedded not a string",
+        &to_orders(
+            &cfg,
+            outer_with(&keys, json!({"orders": 5}), json!({})),
+            None,
+        ),
+        &Expect::Deny(401, "embedded_malformed"),
+        &mut failures,
+    );
+    check(
+        "embedded claim not an object",
+        &to_orders(&cfg, outer_with(&keys, json!(["x"]), json!({})), None),
+        &Expect::Deny(401, "embedded_malformed"),
+        &mut failures,
+    );
+    let expired_inner = outer_with(
+        &keys,
+        json!({"orders": orders(json!({"exp": NOW - 120, "iat": NOW - 200}))}),
+        json!({}),
+    );
+    check(
+        "embedded expired at the edge",
+        &to_orders(&cfg, expired_inner.clone(), None),
+        &Expect::Deny(401, "embedded_invalid"),
+        &mut failures,
+    );
+    check(
+        "embedded expired on internal",
+        &to_orders(&cfg, expired_inner, Some(b"internal")),
+        &Expect::Allow,
+        &mut failures,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn claim_headers_replace_client_copies_and_skip_unsafe_values() {
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({}));
+    let evil_sub = sign_default(
+        &keys.rsa,
+        &with(
+            claims(json!("api.example.com")),
+            json!({"sub": "alice\r\nx-admin: true"}),
+        ),
+    )
+    .unwrap();
+    let decision = run(
+        &cfg,
+        &Call {
+            token: Some(evil_sub),
+            extra_headers: vec![("x-jwt-sub", "spoofed")],
+            ..Call::default()
+        },
+    );
+    let plan = allowed_plan(&decision);
+    assert!(plan.remove.contains(&"x-jwt-sub".to_string()));
+    assert!(plan.set.is_empty(), "{plan:?}");
+}
+
+#[test]
+fn hmac_only_when_configured_and_never_with_an_rsa_key() {
+    let keys = demo_keys();
+    let hmac = SigningKey::generate(KeyKind::Hmac, "demo-hs").unwrap();
+    let mut set = jwks(&[&keys.rsa]);
+    set["keys"].as_array_mut().unwrap().push(hmac.public_jwk());
+    let cfg_json = json!({"providers": [{
+        "issuer": ISS, "audiences": ["api.example.com"], "algorithms": ["RS256", "HS256"],
+        "local_jwks": {"inline": set.to_string()}
+    }]});
+    let cfg = FilterConfig::from_json(cfg_json.to_string().as_bytes()).unwrap();
+    let api = claims(json!("api.example.com"));
+    let mut failures = Vec::new();
+    let call = |token: String| {
+        run(
+            &cfg,
+            &Call {
+                token: Some(token),
+                ..Call::default()
+            },
+        )
+    };
+    check(
+        "HS256 with the oct key",
+        &call(sign_default(&hmac, &api).unwrap()),
+        &Expect::Allow,
+        &mut failures,
+    );
+    check(
+        "HS256 naming the RSA kid",
+        &call(sign(&hmac, "HS256", &header(json!({"kid": "demo-rsa"})), &api).unwrap()),
+        &Expect::Deny(401, "no_key_for_algorithm"),
+        &mut failures,
+    );
+    assert!(failures.is_empty(), "{failures:?}");
+}
