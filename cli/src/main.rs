@@ -61,7 +61,7 @@ enum Kind {
     Ec,
     /// Ed25519, signs EdDSA
     Ed25519,
-    /// 32-byte shared secret, signs HS256 (or HS384/HS512)
+    /// 32-byte shared secret, signs HS256 (HS384/HS512 need a 48/64-byte key)
     Hmac,
 }
 

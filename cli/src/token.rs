@@ -73,7 +73,7 @@ pub fn now() -> i64 {
 
 fn check_alg(key: &SigningKey, alg: &str) -> Result<()> {
     match KeyKind::for_alg(alg) {
-        Some(kind) if kind == key.kind() => Ok(()),
+        Some(kind) if kind == key.kind() => check_hmac_length(key, alg),
         Some(kind) => bail!(
             "alg {alg} needs a {kind} key, but key {:?} is {} (it can sign {})",
             key.kid(),
@@ -85,6 +85,28 @@ fn check_alg(key: &SigningKey, alg: &str) -> Result<()> {
             ALGORITHMS.join(", ")
         ),
     }
+}
+
+/// RFC 7518 §3.2: an HS* key must be at least as long as the hash output. jwt-compact signs
+/// with any length, but other verifiers (e.g. jwcrypto) reject such tokens outright.
+fn check_hmac_length(key: &SigningKey, alg: &str) -> Result<()> {
+    let Material::Hmac(secret) = key.material() else {
+        return Ok(());
+    };
+    let minimum = match alg {
+        "HS384" => 48,
+        "HS512" => 64,
+        _ => 32,
+    };
+    if secret.len() < minimum {
+        bail!(
+            "{alg} needs an HMAC key of at least {minimum} bytes (RFC 7518 §3.2), \
+             but key {:?} has {}",
+            key.kid(),
+            secret.len()
+        );
+    }
+    Ok(())
 }
 
 /// Signs with jwt-compact's `Algorithm::sign` on bytes we built ourselves, because
@@ -223,7 +245,24 @@ mod tests {
         assert!(wrong.to_string().contains("needs a RSA key"), "{wrong}");
         let unknown = sign(&ec, "none", &Map::new(), &claims).unwrap_err();
         assert!(unknown.to_string().contains("unsupported alg"), "{unknown}");
-        assert!(sign(&key(KeyKind::Hmac), "HS512", &Map::new(), &claims).is_ok());
+        assert!(sign(&key(KeyKind::Hmac), "HS256", &Map::new(), &claims).is_ok());
+    }
+
+    #[test]
+    fn hmac_keys_must_be_as_long_as_the_hash() {
+        let short = key(KeyKind::Hmac);
+        let err = sign(&short, "HS512", &Map::new(), &json!({})).unwrap_err();
+        assert!(err.to_string().contains("at least 64 bytes"), "{err}");
+
+        let long = SigningKey::from_jwk(
+            &json!({ "kty": "oct", "kid": "long", "k": URL_SAFE_NO_PAD.encode([7u8; 64]) })
+                .to_string(),
+        )
+        .unwrap();
+        for alg in ["HS384", "HS512"] {
+            let jwt = sign(&long, alg, &Map::new(), &json!({})).unwrap();
+            assert_eq!(segment(&jwt, 0)["alg"], alg);
+        }
     }
 
     #[test]
