@@ -1,0 +1,879 @@
+//! End-to-end: the built filter in a real Envoy (`envoy/demo.yaml`), a real echo upstream and real
+//! HTTP requests. One Envoy per `#[test]`; each test runs a table of named cases and reports every
+//! failing case by name, with Envoy's log.
+//!
+//! Routes of the demo config: edge listener `/orders` → orders_cluster (narrowed to aud `orders`),
+//! `/inventory` → inventory_cluster (aud `inventory`), `/` → web_cluster (not listed: token kept);
+//! internal listener (role `internal` from listener metadata) `/payments` → payments_cluster
+//! (aud `payments`), `/` → orders_cluster (not listed there).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
+
+mod support;
+
+use jwt_relay_cli::keys::KeyKind;
+use jwt_relay_cli::token::now;
+use serde_json::json;
+use support::tokens::{
+    claims, sign, sign_with, signature_of, stranger_key, tamper_signature, unsigned, DemoKeys,
+    EDGE_AUDIENCE, SUB,
+};
+use support::{agent, get, run_cases, Echo, Envoy, Reply};
+
+#[derive(Clone, Copy, Debug)]
+enum Listener {
+    Edge,
+    Internal,
+}
+
+impl Listener {
+    fn name(self) -> &'static str {
+        match self {
+            Listener::Edge => "edge",
+            Listener::Internal => "internal",
+        }
+    }
+}
+
+/// One request and what must come of it.
+struct Case {
+    name: &'static str,
+    listener: Listener,
+    path: String,
+    headers: Vec<(String, String)>,
+    expect: Expect,
+}
+
+enum Expect {
+    /// The echo upstream answered 200 and had received what every check says.
+    Forwarded(Vec<Seen>),
+    /// The filter answered itself; the upstream was not reached.
+    /// `error` is the body's `error` field (`None`: any non-empty string).
+    Denied {
+        status: u16,
+        challenge: Challenge,
+        error: Option<&'static str>,
+    },
+}
+
+/// A check on what the upstream received.
+enum Seen {
+    /// Exactly one header of this name, with exactly this value.
+    Header(&'static str, String),
+    /// No header of this name.
+    NoHeader(&'static str),
+    /// The request target (path and query) exactly.
+    Path(String),
+    /// This text appears in no header value and not in the path.
+    Nowhere(String),
+}
+
+/// The expected `WWW-Authenticate` response header.
+enum Challenge {
+    /// Exactly this value.
+    Exactly(&'static str),
+    /// `Bearer realm="jwt-relay", error="<code>", error_description="<something>"`.
+    Error(&'static str),
+}
+
+const REALM_ONLY: &str = r#"Bearer realm="jwt-relay""#;
+
+fn bearer(token: &str) -> Vec<(String, String)> {
+    vec![("authorization".to_string(), format!("Bearer {token}"))]
+}
+
+fn header(name: &str, value: &str) -> (String, String) {
+    (name.to_string(), value.to_string())
+}
+
+fn forwarded(seen: Vec<Seen>) -> Expect {
+    Expect::Forwarded(seen)
+}
+
+fn invalid_token() -> Expect {
+    Expect::Denied {
+        status: 401,
+        challenge: Challenge::Error("invalid_token"),
+        error: Some("invalid_token"),
+    }
+}
+
+fn insufficient_scope() -> Expect {
+    Expect::Denied {
+        status: 403,
+        challenge: Challenge::Error("insufficient_scope"),
+        error: Some("insufficient_scope"),
+    }
+}
+
+fn invalid_request() -> Expect {
+    Expect::Denied {
+        status: 400,
+        challenge: Challenge::Error("invalid_request"),
+        error: Some("invalid_request"),
+    }
+}
+
+/// The upstream got exactly `token` as the bearer token and the verified `sub`.
+fn passed_as_is(token: &str) -> Vec<Seen> {
+    vec![
+        Seen::Header("authorization", format!("Bearer {token}")),
+        Seen::Header("x-jwt-sub", SUB.to_string()),
+    ]
+}
+
+/// The upstream got exactly `inner` and nothing of `outer`.
+fn narrowed(inner: &str, outer: &str) -> Vec<Seen> {
+    vec![
+        Seen::Header("authorization", format!("Bearer {inner}")),
+        Seen::Header("x-jwt-sub", SUB.to_string()),
+        Seen::Nowhere(outer.to_string()),
+        Seen::Nowhere(signature_of(outer).to_string()),
+    ]
+}
+
+fn case(
+    name: &'static str,
+    listener: Listener,
+    path: &str,
+    headers: Vec<(String, String)>,
+    expect: Expect,
+) -> Case {
+    Case {
+        name,
+        listener,
+        path: path.to_string(),
+        headers,
+        expect,
+    }
+}
+
+/// The client really sends a repeated header twice (checked against the echo upstream directly),
+/// so what the filter sees for "two authorization headers" is Envoy's doing, not the client's.
+#[test]
+fn client_sends_a_repeated_header_twice() {
+    let port = jwt_relay_cli::echo::spawn("127.0.0.1:0").unwrap();
+    let reply = get(
+        &agent(),
+        &format!("http://127.0.0.1:{port}/"),
+        &[
+            header("authorization", "Bearer a"),
+            header("authorization", "Bearer b"),
+        ],
+    )
+    .unwrap();
+    let echo = Echo::parse(&reply).unwrap();
+    assert_eq!(
+        echo.header_values("authorization"),
+        ["Bearer a", "Bearer b"]
+    );
+}
+
+#[test]
+fn edge_listener() {
+    let keys = DemoKeys::load();
+    let now = now();
+    let edge = Listener::Edge;
+
+    let rs256 = sign(&keys.rsa, &claims(json!({})));
+    let es256 = sign(&keys.ec, &claims(json!({})));
+    let eddsa = sign(&keys.ed25519, &claims(json!({})));
+
+    // Narrowed tokens: expire before their parent (exp now+600).
+    let orders_inner = sign(
+        &keys.ec,
+        &claims(json!({"aud": "orders", "exp": now + 300})),
+    );
+    let inventory_inner = sign(
+        &keys.ed25519,
+        &claims(json!({"aud": "inventory", "exp": now + 300})),
+    );
+    let with_orders = sign(
+        &keys.rsa,
+        &claims(json!({"embedded_tokens": {"orders": orders_inner}})),
+    );
+    let with_inventory = sign(
+        &keys.rsa,
+        &claims(json!({"embedded_tokens": {"inventory": inventory_inner, "orders": orders_inner}})),
+    );
+
+    let expired = json!({"iat": now - 7200, "exp": now - 3600});
+    let expired_orders = sign(
+        &keys.rsa,
+        &claims(json!({"aud": "orders", "iat": now - 7200, "exp": now - 3600})),
+    );
+    let expired_both_audiences = sign(
+        &keys.rsa,
+        &claims(json!({"aud": [EDGE_AUDIENCE, "orders"], "iat": now - 7200, "exp": now - 3600})),
+    );
+
+    let cases = vec![
+        case(
+            "valid RS256 token passes unchanged",
+            edge,
+            "/",
+            bearer(&rs256),
+            forwarded(passed_as_is(&rs256)),
+        ),
+        case(
+            "valid ES256 token passes unchanged",
+            edge,
+            "/",
+            bearer(&es256),
+            forwarded(passed_as_is(&es256)),
+        ),
+        case(
+            "valid EdDSA token passes unchanged",
+            edge,
+            "/",
+            bearer(&eddsa),
+            forwarded(passed_as_is(&eddsa)),
+        ),
+        case(
+            "bearer scheme is case-insensitive",
+            edge,
+            "/",
+            vec![header("authorization", &format!("bearer {rs256}"))],
+            forwarded(vec![
+                Seen::Header("authorization", format!("bearer {rs256}")),
+                Seen::Header("x-jwt-sub", SUB.to_string()),
+            ]),
+        ),
+        case(
+            "expired within clock skew (60 s) passes",
+            edge,
+            "/",
+            bearer(&sign(
+                &keys.rsa,
+                &claims(json!({"iat": now - 600, "exp": now - 20})),
+            )),
+            forwarded(vec![Seen::Header("x-jwt-sub", SUB.to_string())]),
+        ),
+        case(
+            "expired token",
+            edge,
+            "/",
+            bearer(&sign(&keys.rsa, &claims(expired.clone()))),
+            invalid_token(),
+        ),
+        case(
+            "not yet valid token",
+            edge,
+            "/",
+            bearer(&sign(
+                &keys.rsa,
+                &claims(json!({"nbf": now + 3600, "exp": now + 7200})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "token without exp (require_expiration)",
+            edge,
+            "/",
+            bearer(&sign(&keys.rsa, &claims(json!({"exp": null})))),
+            invalid_token(),
+        ),
+        case(
+            "lifetime over max_lifetime_seconds",
+            edge,
+            "/",
+            bearer(&sign(
+                &keys.rsa,
+                &claims(json!({"iat": now, "exp": now + 2 * 86400})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "bad signature",
+            edge,
+            "/",
+            bearer(&tamper_signature(&rs256)),
+            invalid_token(),
+        ),
+        case(
+            "forged: another key with the demo kid",
+            edge,
+            "/",
+            bearer(&sign(
+                &stranger_key(KeyKind::Rsa, "demo-rsa"),
+                &claims(json!({})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "unknown kid",
+            edge,
+            "/",
+            bearer(&sign_with(
+                &keys.rsa,
+                "RS256",
+                json!({"kid": "no-such-kid"}),
+                &claims(json!({})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "wrong iss",
+            edge,
+            "/",
+            bearer(&sign(
+                &keys.rsa,
+                &claims(json!({"iss": "https://evil.example.com"})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "wrong aud",
+            edge,
+            "/",
+            bearer(&sign(
+                &keys.rsa,
+                &claims(json!({"aud": "other.example.com"})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "alg none",
+            edge,
+            "/",
+            bearer(&unsigned("demo-rsa", &claims(json!({})))),
+            invalid_token(),
+        ),
+        case(
+            "alg not allowed: PS256 with the demo RSA key",
+            edge,
+            "/",
+            bearer(&sign_with(
+                &keys.rsa,
+                "PS256",
+                json!({}),
+                &claims(json!({})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "alg not allowed: HS256",
+            edge,
+            "/",
+            bearer(&sign_with(
+                &stranger_key(KeyKind::Hmac, "demo-rsa"),
+                "HS256",
+                json!({}),
+                &claims(json!({})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "key does not fit alg: ES256 naming the RSA kid",
+            edge,
+            "/",
+            bearer(&sign_with(
+                &keys.ec,
+                "ES256",
+                json!({"kid": "demo-rsa"}),
+                &claims(json!({})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "malformed: not a JWT",
+            edge,
+            "/",
+            bearer("not-a-jwt"),
+            invalid_token(),
+        ),
+        case(
+            "malformed: bad base64 segments",
+            edge,
+            "/",
+            bearer("e30.!!!.@@@"),
+            invalid_token(),
+        ),
+        case(
+            "missing token",
+            edge,
+            "/",
+            vec![],
+            Expect::Denied {
+                status: 401,
+                challenge: Challenge::Exactly(REALM_ONLY),
+                error: None,
+            },
+        ),
+        // Envoy folds a repeated `authorization` into one value, "Bearer A,Bearer B" (it is one
+        // of Envoy's inline headers), so this is what the filter sees; a JWT has no comma.
+        case(
+            "two authorization headers",
+            edge,
+            "/",
+            vec![
+                header("authorization", &format!("Bearer {rs256}")),
+                header("authorization", &format!("Bearer {es256}")),
+            ],
+            invalid_request(),
+        ),
+        case(
+            "token in header and in ?access_token=",
+            edge,
+            &format!("/?access_token={es256}"),
+            bearer(&rs256),
+            invalid_request(),
+        ),
+        case(
+            "?access_token= to an unlisted cluster is kept as it came",
+            edge,
+            &format!("/?access_token={rs256}&page=2"),
+            vec![],
+            forwarded(vec![
+                Seen::Path(format!("/?access_token={rs256}&page=2")),
+                Seen::NoHeader("authorization"),
+                Seen::Header("x-jwt-sub", SUB.to_string()),
+            ]),
+        ),
+        case(
+            "/orders sees only the narrowed orders token",
+            edge,
+            "/orders/42",
+            bearer(&with_orders),
+            forwarded({
+                let mut seen = narrowed(&orders_inner, &with_orders);
+                seen.push(Seen::Path("/orders/42".to_string()));
+                seen
+            }),
+        ),
+        case(
+            "/orders with ?access_token=: param removed, narrowed token in the header",
+            edge,
+            &format!("/orders/42?access_token={with_orders}&page=2"),
+            vec![],
+            forwarded({
+                let mut seen = narrowed(&orders_inner, &with_orders);
+                seen.push(Seen::Path("/orders/42?page=2".to_string()));
+                seen
+            }),
+        ),
+        case(
+            "/inventory sees only the narrowed inventory token",
+            edge,
+            "/inventory/7",
+            bearer(&with_inventory),
+            forwarded(narrowed(&inventory_inner, &with_inventory)),
+        ),
+        case(
+            "/inventory without an inventory token",
+            edge,
+            "/inventory/7",
+            bearer(&with_orders),
+            insufficient_scope(),
+        ),
+        case(
+            "/orders with a plain token (nothing embedded)",
+            edge,
+            "/orders/42",
+            bearer(&rs256),
+            insufficient_scope(),
+        ),
+        case(
+            "/orders: embedded token for another audience is refused",
+            edge,
+            "/orders/42",
+            bearer(&sign(
+                &keys.rsa,
+                &claims(json!({"embedded_tokens": {
+                    "orders": sign(&keys.ec, &claims(json!({"aud": "inventory", "exp": now + 300})))
+                }})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "/orders: forged embedded token is refused",
+            edge,
+            "/orders/42",
+            bearer(&sign(
+                &keys.rsa,
+                &claims(json!({"embedded_tokens": {
+                    "orders": sign(&stranger_key(KeyKind::P256, "demo-ec"), &claims(json!({"aud": "orders", "exp": now + 300})))
+                }})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "/orders: expired embedded token is refused at the edge",
+            edge,
+            "/orders/42",
+            bearer(&sign(
+                &keys.rsa,
+                &claims(json!({"embedded_tokens": {
+                    "orders": sign(&keys.ec, &claims(json!({"aud": "orders", "iat": now - 7200, "exp": now - 3600})))
+                }})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "/orders: embedded token outliving its parent is refused",
+            edge,
+            "/orders/42",
+            bearer(&sign(
+                &keys.rsa,
+                &claims(json!({"embedded_tokens": {
+                    "orders": sign(&keys.ec, &claims(json!({"aud": "orders", "exp": now + 1200})))
+                }})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "client-sent x-jwt-sub is replaced, not appended",
+            edge,
+            "/",
+            vec![
+                header("x-jwt-sub", "evil"),
+                header("authorization", &format!("Bearer {rs256}")),
+            ],
+            forwarded(vec![Seen::Header("x-jwt-sub", SUB.to_string())]),
+        ),
+        case(
+            "two client-sent x-jwt-sub headers are both replaced",
+            edge,
+            "/",
+            vec![
+                header("x-jwt-sub", "evil"),
+                header("x-jwt-sub", "mallory"),
+                header("authorization", &format!("Bearer {rs256}")),
+            ],
+            forwarded(vec![Seen::Header("x-jwt-sub", SUB.to_string())]),
+        ),
+        case(
+            "client-sent x-jwt-sub is replaced on a narrowed route",
+            edge,
+            "/orders/1",
+            vec![
+                header("x-jwt-sub", "evil"),
+                header("authorization", &format!("Bearer {with_orders}")),
+            ],
+            forwarded(narrowed(&orders_inner, &with_orders)),
+        ),
+        case(
+            "role override, edge half: expired token for [api, orders] is refused",
+            edge,
+            "/",
+            bearer(&expired_both_audiences),
+            invalid_token(),
+        ),
+        case(
+            "expired narrowed orders token is refused at the edge",
+            edge,
+            "/",
+            bearer(&expired_orders),
+            invalid_token(),
+        ),
+    ];
+
+    run(&Envoy::start_demo("edge"), &cases);
+}
+
+#[test]
+fn internal_listener() {
+    let keys = DemoKeys::load();
+    let now = now();
+    let internal = Listener::Internal;
+    let expired =
+        |aud: serde_json::Value| claims(json!({"aud": aud, "iat": now - 7200, "exp": now - 3600}));
+
+    let expired_orders = sign(&keys.rsa, &expired(json!("orders")));
+    let forged_orders = sign(
+        &stranger_key(KeyKind::Rsa, "demo-rsa"),
+        &expired(json!("orders")),
+    );
+    let expired_both_audiences = sign(&keys.rsa, &expired(json!([EDGE_AUDIENCE, "orders"])));
+
+    let payments_inner = sign(
+        &keys.ed25519,
+        &claims(json!({"aud": "payments", "exp": now + 300})),
+    );
+    let orders_with_payments = sign(
+        &keys.ec,
+        &claims(
+            json!({"aud": "orders", "exp": now + 600, "embedded_tokens": {"payments": payments_inner}}),
+        ),
+    );
+    // The whole chain expired: an internal hop checks neither exp.
+    let expired_payments_inner = sign(
+        &keys.ed25519,
+        &claims(json!({"aud": "payments", "iat": now - 7200, "exp": now - 3700})),
+    );
+    let expired_orders_with_payments = sign(
+        &keys.ec,
+        &claims(json!({
+            "aud": "orders", "iat": now - 7200, "exp": now - 3600,
+            "embedded_tokens": {"payments": expired_payments_inner}
+        })),
+    );
+
+    let cases = vec![
+        case(
+            "expired, well-signed narrowed orders token passes",
+            internal,
+            "/",
+            bearer(&expired_orders),
+            forwarded(passed_as_is(&expired_orders)),
+        ),
+        case(
+            "forged orders token (same kid, other key) fails",
+            internal,
+            "/",
+            bearer(&forged_orders),
+            invalid_token(),
+        ),
+        case(
+            "role override, internal half: listener metadata beats the config's \"edge\"",
+            internal,
+            "/",
+            bearer(&expired_both_audiences),
+            forwarded(passed_as_is(&expired_both_audiences)),
+        ),
+        case(
+            "token for the edge audience only fails (aud still checked)",
+            internal,
+            "/",
+            bearer(&sign(&keys.rsa, &claims(json!({})))),
+            invalid_token(),
+        ),
+        case(
+            "wrong iss fails",
+            internal,
+            "/",
+            bearer(&sign(
+                &keys.rsa,
+                &claims(json!({"aud": "orders", "iss": "https://evil.example.com"})),
+            )),
+            invalid_token(),
+        ),
+        case(
+            "bad signature fails",
+            internal,
+            "/",
+            bearer(&tamper_signature(&expired_orders)),
+            invalid_token(),
+        ),
+        case(
+            "alg none fails",
+            internal,
+            "/",
+            bearer(&unsigned("demo-rsa", &expired(json!("orders")))),
+            invalid_token(),
+        ),
+        case(
+            "missing token",
+            internal,
+            "/",
+            vec![],
+            Expect::Denied {
+                status: 401,
+                challenge: Challenge::Exactly(REALM_ONLY),
+                error: None,
+            },
+        ),
+        case(
+            "/payments sees only the narrowed payments token",
+            internal,
+            "/payments/9",
+            bearer(&orders_with_payments),
+            forwarded({
+                let mut seen = narrowed(&payments_inner, &orders_with_payments);
+                seen.push(Seen::Path("/payments/9".to_string()));
+                seen
+            }),
+        ),
+        case(
+            "/payments with the whole chain expired is still narrowed",
+            internal,
+            "/payments/9",
+            bearer(&expired_orders_with_payments),
+            forwarded(narrowed(
+                &expired_payments_inner,
+                &expired_orders_with_payments,
+            )),
+        ),
+        case(
+            "/payments without a payments token",
+            internal,
+            "/payments/9",
+            bearer(&expired_orders),
+            insufficient_scope(),
+        ),
+        case(
+            "client-sent x-jwt-sub is replaced, not appended",
+            internal,
+            "/",
+            vec![
+                header("authorization", &format!("Bearer {expired_orders}")),
+                header("x-jwt-sub", "evil"),
+            ],
+            forwarded(passed_as_is(&expired_orders)),
+        ),
+    ];
+
+    run(&Envoy::start_demo("internal"), &cases);
+}
+
+fn run(envoy: &Envoy, cases: &[Case]) {
+    let agent = agent();
+    run_cases(
+        envoy,
+        cases,
+        |c| format!("{}: {}", c.listener.name(), c.name),
+        |c| {
+            let reply = get(
+                &agent,
+                &format!("{}{}", envoy.url(c.listener.name()), c.path),
+                &c.headers,
+            )?;
+            check(c, &reply)
+        },
+    );
+}
+
+fn check(case: &Case, reply: &Reply) -> Result<(), String> {
+    match &case.expect {
+        Expect::Forwarded(seen) => {
+            if reply.status != 200 {
+                return Err(format!(
+                    "expected 200 from the upstream, got {} (www-authenticate {:?}, body {:?})",
+                    reply.status,
+                    reply.header_values("www-authenticate"),
+                    reply.body
+                ));
+            }
+            let echo = Echo::parse(reply)?;
+            for check in seen {
+                check_seen(check, &echo)?;
+            }
+            Ok(())
+        }
+        Expect::Denied {
+            status,
+            challenge,
+            error,
+        } => {
+            if reply.status != *status {
+                return Err(format!(
+                    "expected status {status}, got {} (body {:?})",
+                    reply.status, reply.body
+                ));
+            }
+            let challenges = reply.header_values("www-authenticate");
+            let [value] = challenges.as_slice() else {
+                return Err(format!(
+                    "expected one WWW-Authenticate header, got {challenges:?}"
+                ));
+            };
+            match challenge {
+                Challenge::Exactly(expected) if value != expected => {
+                    return Err(format!(
+                        "WWW-Authenticate: expected {expected:?}, got {value:?}"
+                    ));
+                }
+                Challenge::Error(code) => {
+                    let prefix =
+                        format!(r#"Bearer realm="jwt-relay", error="{code}", error_description=""#);
+                    if !(value.starts_with(&prefix)
+                        && value.ends_with('"')
+                        && value.len() > prefix.len() + 1)
+                    {
+                        return Err(format!(
+                            "WWW-Authenticate: expected {prefix}...\", got {value:?}"
+                        ));
+                    }
+                }
+                Challenge::Exactly(_) => {}
+            }
+            let body = reply.json()?;
+            if body.get("headers").is_some() {
+                return Err(format!("the request reached the upstream: {}", reply.body));
+            }
+            let error_ok = match error {
+                Some(code) => body["error"] == *code,
+                None => body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            };
+            if !error_ok {
+                return Err(format!(
+                    "body error: expected {error:?}, got {}",
+                    body["error"]
+                ));
+            }
+            if !body["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty())
+            {
+                return Err(format!("body has no error_description: {}", reply.body));
+            }
+            for token in sent_tokens(case) {
+                let leaked = reply.body.contains(token)
+                    || reply.headers.iter().any(|(_, v)| v.contains(token));
+                if leaked {
+                    return Err("the response echoes the token".to_string());
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_seen(check: &Seen, echo: &Echo) -> Result<(), String> {
+    match check {
+        Seen::Header(name, expected) => {
+            let values = echo.header_values(name);
+            if values != [expected.as_str()] {
+                return Err(format!(
+                    "upstream {name}: expected exactly [{expected:?}], got {values:?}"
+                ));
+            }
+        }
+        Seen::NoHeader(name) => {
+            let values = echo.header_values(name);
+            if !values.is_empty() {
+                return Err(format!("upstream {name}: expected none, got {values:?}"));
+            }
+        }
+        Seen::Path(expected) => {
+            if echo.path != *expected {
+                return Err(format!(
+                    "upstream path: expected {expected:?}, got {:?}",
+                    echo.path
+                ));
+            }
+        }
+        Seen::Nowhere(text) => {
+            if echo.path.contains(text.as_str()) {
+                return Err(format!(
+                    "the upstream path contains the outer token: {:?}",
+                    echo.path
+                ));
+            }
+            if let Some((name, _)) = echo.headers.iter().find(|(_, v)| v.contains(text.as_str())) {
+                return Err(format!(
+                    "the upstream header {name} contains the outer token"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The long tokens a case sends (header values and `access_token`), which a reply must never echo.
+fn sent_tokens(case: &Case) -> Vec<&str> {
+    let from_headers = case
+        .headers
+        .iter()
+        .filter_map(|(_, v)| v.split_whitespace().last());
+    let from_query = case
+        .path
+        .split_once('?')
+        .into_iter()
+        .flat_map(|(_, q)| q.split('&'))
+        .filter_map(|kv| kv.strip_prefix("access_token="));
+    from_headers
+        .chain(from_query)
+        .filter(|t| t.len() > 40)
+        .collect()
+}
