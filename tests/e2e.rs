@@ -801,10 +801,10 @@ fn check(case: &Case, reply: &Reply) -> Result<(), String> {
                     body["error"]
                 ));
             }
-            if !body["error_description"]
+            let described = body["error_description"]
                 .as_str()
-                .is_some_and(|d| !d.is_empty())
-            {
+                .is_some_and(|d| !d.is_empty());
+            if !described {
                 return Err(format!("body has no error_description: {}", reply.body));
             }
             for token in sent_tokens(case) {
