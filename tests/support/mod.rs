@@ -98,7 +98,29 @@ pub fn wasm_path() -> PathBuf {
         "the filter is not built: {} is missing; {HOW_TO_GET_THEM} (or `make build`)",
         path.display()
     );
+    warn_if_stale(&path);
     path
+}
+
+/// `cargo test` alone does not rebuild the .wasm: say so (shown with a failing test's output)
+/// when the filter's sources are newer than the artifact under test.
+fn warn_if_stale(wasm: &Path) {
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(built) = modified(wasm) else { return };
+    let mut sources: Vec<PathBuf> = vec![repo_root().join("Cargo.toml")];
+    if let Ok(entries) = fs::read_dir(repo_root().join("src")) {
+        sources.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+    }
+    if let Some(newer) = sources
+        .iter()
+        .find(|p| modified(p).is_some_and(|m| m > built))
+    {
+        eprintln!(
+            "warning: {} is newer than {}; these tests run the old filter (`make build`)",
+            newer.display(),
+            wasm.display()
+        );
+    }
 }
 
 /// A fresh scratch directory for one Envoy (config, log, admin address).
