@@ -54,6 +54,8 @@ test: build envoy ## Unit and end-to-end tests (real Envoy, real HTTP)
 	ENVOY_BIN='$(ENVOY_BIN)' JWT_RELAY_WASM='$(abspath $(WASM))' cargo test --workspace --no-fail-fast
 
 lint: wasm-target ## rustfmt --check and clippy -D warnings (native and wasm)
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p jwt-relay --target $(WASM_TARGET) -- -D warnings

@@ -44,6 +44,11 @@ pub fn extract<'r>(
                 }
                 let value = std::str::from_utf8(value).map_err(|_| ExtractError::Malformed)?;
                 if let Some(token) = strip_prefix_ignore_case(value, prefix) {
+                    // Envoy joins a repeated `authorization` header into one value with commas
+                    // ("Bearer a,Bearer b"); a JWT never holds a comma, so one means two tokens.
+                    if token.contains(',') {
+                        return Err(ExtractError::Ambiguous);
+                    }
                     record(non_empty(token)?, location)?;
                 }
             }
