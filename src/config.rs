@@ -548,6 +548,24 @@ mod tests {
         parse(&config).unwrap_err()
     }
 
+    /// Applies each case's changes to the minimal config (or to its provider) and expects a
+    /// refusal naming `field`.
+    fn assert_refused_at(cases: Vec<(&str, Value, &str)>, in_provider: bool) {
+        for (name, changes, field) in cases {
+            let mut config = minimal();
+            let target = if in_provider {
+                &mut config["providers"][0]
+            } else {
+                &mut config
+            };
+            for (key, value) in changes.as_object().unwrap() {
+                target[key] = value.clone();
+            }
+            let error = refused(config);
+            assert_eq!(error.field, field, "{name}: {error}");
+        }
+    }
+
     #[test]
     fn defaults_are_documented_values() {
         let config = parse(&minimal()).unwrap();
@@ -620,14 +638,7 @@ mod tests {
                 "internal_max_expired_seconds",
             ),
         ];
-        for (name, changes, field) in cases {
-            let mut config = minimal();
-            for (key, value) in changes.as_object().unwrap() {
-                config[key] = value.clone();
-            }
-            let error = refused(config);
-            assert_eq!(error.field, field, "{name}: {error}");
-        }
+        assert_refused_at(cases, false);
     }
 
     #[test]
@@ -690,14 +701,7 @@ mod tests {
                 "providers[0].max_lifetime_seconds",
             ),
         ];
-        for (name, changes, field) in provider_cases {
-            let mut config = minimal();
-            for (key, value) in changes.as_object().unwrap() {
-                config["providers"][0][key] = value.clone();
-            }
-            let error = refused(config);
-            assert_eq!(error.field, field, "{name}: {error}");
-        }
+        assert_refused_at(provider_cases, true);
         let top_cases: Vec<(&str, Value, &str)> = vec![
             ("no providers", json!({"providers": []}), "providers"),
             (
@@ -732,14 +736,7 @@ mod tests {
             ),
             ("realm with a quote", json!({"realm": "a\"b"}), "realm"),
         ];
-        for (name, changes, field) in top_cases {
-            let mut config = minimal();
-            for (key, value) in changes.as_object().unwrap() {
-                config[key] = value.clone();
-            }
-            let error = refused(config);
-            assert_eq!(error.field, field, "{name}: {error}");
-        }
+        assert_refused_at(top_cases, false);
     }
 
     #[test]

@@ -151,6 +151,15 @@ fn check(name: &str, decision: &Decision, expect: &Expect, failures: &mut Vec<St
     }
 }
 
+fn assert_all_passed(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 fn allowed_plan(decision: &Decision) -> &HeaderPlan {
     match &decision.verdict {
         Verdict::Allow(plan) => plan,
@@ -407,12 +416,7 @@ fn edge_validation_table() {
         );
         check(name, &decision, expect, &mut failures);
     }
-    assert!(
-        failures.is_empty(),
-        "{} case(s) failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_passed(&failures);
 }
 
 #[test]
@@ -496,7 +500,7 @@ fn ambiguous_requests_are_refused() {
         &Expect::Deny(400, "ambiguous"),
         &mut failures,
     );
-    assert!(failures.is_empty(), "{failures:?}");
+    assert_all_passed(&failures);
 }
 
 #[test]
@@ -579,12 +583,7 @@ fn internal_role_skips_lifetime_but_not_signature() {
         &Expect::Deny(401, "expired"),
         &mut failures,
     );
-    assert!(
-        failures.is_empty(),
-        "{} case(s) failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_passed(&failures);
 }
 
 fn narrowed_token(keys: &Keys, audience: &str, changes: Value) -> String {
@@ -776,12 +775,7 @@ fn narrowing_refuses_what_it_cannot_vouch_for() {
         &Expect::Allow,
         &mut failures,
     );
-    assert!(
-        failures.is_empty(),
-        "{} case(s) failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_passed(&failures);
 }
 
 #[test]
@@ -843,5 +837,5 @@ fn hmac_only_when_configured_and_never_with_an_rsa_key() {
         &Expect::Deny(401, "no_key_for_algorithm"),
         &mut failures,
     );
-    assert!(failures.is_empty(), "{failures:?}");
+    assert_all_passed(&failures);
 }
