@@ -1,6 +1,7 @@
 //! Test and demo companion for jwt-relay: makes signing keys and their JWKS, mints tokens
 //! (including deliberately broken ones and tokens that embed narrowed tokens), and runs an
-//! echo upstream that shows exactly what the filter forwarded.
+//! echo upstream that shows exactly what the filter forwarded, and a stub identity service
+//! (JWKS and revocation feed) whose answers and failures a test controls.
 //!
 //! The `jwt-relay-cli` binary is a thin command-line front for these modules; the end-to-end
 //! tests use them directly.
@@ -10,6 +11,7 @@
 
 pub mod claims;
 pub mod echo;
+pub mod idp;
 pub mod keys;
 pub mod mint;
 pub mod token;
