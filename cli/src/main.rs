@@ -11,6 +11,7 @@ use clap::{
 use jwt_relay_cli::{
     claims::{self, ClaimSet, Lifetime},
     echo,
+    idp::{self, StubIdp},
     keys::{self, KeyKind, SigningKey},
     mint::{self, Embeds},
     token,
@@ -38,6 +39,10 @@ enum Command {
     Mint(Box<MintArgs>),
     /// Run the echo upstream in the foreground
     Echo(EchoArgs),
+    /// Run a stub identity service in the foreground: JWKS, revocation feed, control API
+    Serve(ServeArgs),
+    /// Revoke a session on a running stub identity service (`serve`)
+    Revoke(RevokeArgs),
 }
 
 #[derive(Args)]
@@ -145,6 +150,35 @@ struct EchoArgs {
     listen: String,
 }
 
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8082")]
+    listen: String,
+    /// Private JWK files whose public keys the JWKS serves (as `jwks FILE...`); repeatable
+    /// [default: an empty JWKS]
+    #[arg(long = "jwks-key", value_name = "FILE", num_args = 1..)]
+    jwks_keys: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+struct RevokeArgs {
+    /// Base URL of the stub identity service
+    #[arg(long, value_name = "URL")]
+    idp: String,
+    /// Session id to revoke
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    sid: String,
+    /// Tokens of the session issued at or before this time are revoked (unix seconds)
+    /// [default: now, on the service's clock]
+    #[arg(long, value_name = "N")]
+    revoked_at: Option<i64>,
+    /// When the entry may leave the feed (unix seconds) [default: not stated]
+    #[arg(long, value_name = "N")]
+    expires_at: Option<i64>,
+}
+
 fn main() -> ExitCode {
     // Usage errors exit with 2 inside `parse`.
     let cli = Cli::parse();
@@ -163,6 +197,8 @@ fn run(command: Command) -> Result<()> {
         Command::Jwks(args) => print_jwks(&args.files),
         Command::Mint(args) => mint_token(*args),
         Command::Echo(args) => echo::serve_forever(&args.listen),
+        Command::Serve(args) => serve_idp(&args),
+        Command::Revoke(args) => revoke(&args),
     }
 }
 
@@ -186,6 +222,46 @@ fn print_jwks(files: &[PathBuf]) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let refs: Vec<&SigningKey> = keys.iter().collect();
     print!("{}", pretty(&keys::jwks(&refs))?);
+    Ok(())
+}
+
+fn serve_idp(args: &ServeArgs) -> Result<()> {
+    let keys = args
+        .jwks_keys
+        .iter()
+        .map(|path| {
+            SigningKey::load(path).with_context(|| format!("--jwks-key {}", path.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&SigningKey> = keys.iter().collect();
+    let stub = StubIdp::spawn(&args.listen).context("--listen")?;
+    stub.set_jwks(keys::jwks(&refs));
+
+    let base = stub.base_url();
+    let kids: Vec<&str> = keys.iter().map(SigningKey::kid).collect();
+    let kids = if kids.is_empty() {
+        "no keys".to_owned()
+    } else {
+        format!("kid {}", kids.join(", "))
+    };
+    eprintln!("stub identity service listening on {base}");
+    eprintln!("  JWKS         GET  {base}{}  ({kids})", idp::JWKS_PATH);
+    eprintln!("  revocations  GET  {base}{}", idp::REVOCATIONS_PATH);
+    eprintln!(
+        "  revoke       POST {base}{}?sid=SID[&revoked_at=N][&expires_at=N]",
+        idp::ADMIN_REVOKE_PATH
+    );
+    eprintln!("  hit counts   GET  {base}{}", idp::ADMIN_HITS_PATH);
+    // The server runs on its own threads until the process is stopped.
+    loop {
+        std::thread::park();
+    }
+}
+
+fn revoke(args: &RevokeArgs) -> Result<()> {
+    let answer = idp::request_revoke(&args.idp, &args.sid, args.revoked_at, args.expires_at)
+        .with_context(|| format!("--idp {}: cannot revoke --sid {}", args.idp, args.sid))?;
+    println!("{answer}");
     Ok(())
 }
 
