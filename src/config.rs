@@ -19,6 +19,13 @@ pub const DEFAULT_EMBEDDED_TOKENS_CLAIM: &str = "embedded_tokens";
 pub const DEFAULT_FORWARD_HEADER: &str = "authorization";
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+pub const DEFAULT_JWKS_REFRESH_SECONDS: u64 = 300;
+pub const DEFAULT_REVOCATION_REFRESH_SECONDS: u64 = 10;
+pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 2000;
+pub const DEFAULT_KID_MISS_COOLDOWN_SECONDS: u64 = 30;
+pub const DEFAULT_JWKS_MAX_BYTES: usize = 256 * 1024;
+pub const DEFAULT_REVOCATION_MAX_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_SESSION_CLAIM: &str = "sid";
 const MAX_CLOCK_SKEW_SECONDS: u64 = 3600;
 
 /// Headers the filter must never set: they frame or route the request.
@@ -86,6 +93,8 @@ struct RawConfig {
     max_token_bytes: Option<usize>,
     #[serde(default)]
     realm: Option<String>,
+    #[serde(default)]
+    revocation: Option<RawRevocation>,
 }
 
 #[derive(Deserialize)]
@@ -95,7 +104,10 @@ struct RawProvider {
     audiences: Vec<String>,
     #[serde(default)]
     algorithms: Option<Vec<String>>,
-    local_jwks: RawLocalJwks,
+    #[serde(default)]
+    local_jwks: Option<RawLocalJwks>,
+    #[serde(default)]
+    remote_jwks: Option<RawRemoteJwks>,
     #[serde(default)]
     from_headers: Option<Vec<RawHeaderSource>>,
     #[serde(default)]
@@ -115,6 +127,42 @@ struct RawProvider {
 struct RawLocalJwks {
     /// The JWKS as a JSON string, or the JWKS object itself.
     inline: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRemoteJwks {
+    cluster: String,
+    path: String,
+    #[serde(default)]
+    authority: Option<String>,
+    #[serde(default)]
+    refresh_seconds: Option<u64>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    kid_miss_cooldown_seconds: Option<u64>,
+    #[serde(default)]
+    max_bytes: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRevocation {
+    cluster: String,
+    path: String,
+    #[serde(default)]
+    authority: Option<String>,
+    #[serde(default)]
+    refresh_seconds: Option<u64>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    claim: Option<String>,
+    #[serde(default)]
+    max_bytes: Option<usize>,
+    #[serde(default)]
+    on_unavailable: OnUnavailable,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +199,43 @@ pub enum OnMissingEmbedded {
     Strip,
 }
 
+/// What to do while no revocation list has been fetched yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnavailable {
+    /// 401: a token cannot be shown not to be revoked.
+    #[default]
+    Deny,
+    /// Proceed without revocation checks until the first list arrives.
+    Allow,
+}
+
+/// An HTTP document the filter fetches from an Envoy cluster (a JWKS, the revocation feed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSource {
+    pub cluster: String,
+    pub path: String,
+    pub authority: String,
+    pub refresh_seconds: u64,
+    pub timeout_ms: u64,
+    pub max_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteJwks {
+    pub source: FeedSource,
+    /// At most one refetch per this many seconds for tokens with an unknown `kid`.
+    pub kid_miss_cooldown_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub source: FeedSource,
+    /// The claim whose value the feed lists (a session or refresh-token id).
+    pub claim: String,
+    pub on_unavailable: OnUnavailable,
+}
+
 /// Where a token may be found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -165,7 +250,9 @@ pub struct Provider {
     pub issuer: String,
     pub audiences: Vec<String>,
     pub algorithms: Vec<Alg>,
+    /// Keys from `local_jwks` (empty when only `remote_jwks` is set).
     pub keys: KeySet,
+    pub remote_jwks: Option<RemoteJwks>,
     pub locations: Vec<Location>,
     pub clock_skew_seconds: u64,
     pub require_expiration: bool,
@@ -192,6 +279,7 @@ pub struct FilterConfig {
     pub claim_to_headers: Vec<ClaimHeader>,
     pub max_token_bytes: usize,
     pub realm: String,
+    pub revocation: Option<Revocation>,
     /// Every location of every provider, without repeats: where the filter looks for a token.
     pub locations: Vec<Location>,
     /// Client-sent copies of these headers are removed from every request: the filter sets them.
@@ -306,6 +394,8 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         return Err(error("max_token_bytes", "must be between 256 and 65536"));
     }
 
+    let revocation = raw.revocation.map(compile_revocation).transpose()?;
+
     let realm = raw.realm.unwrap_or_else(|| DEFAULT_REALM.into());
     // A quoted-string without escapes (RFC 6750 §3), so it can be written into the header as is.
     if realm.is_empty()
@@ -338,6 +428,7 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         claim_to_headers,
         max_token_bytes,
         realm,
+        revocation,
         locations,
         owned_headers,
         notes,
@@ -395,39 +486,82 @@ fn compile_provider(
         }
     };
 
-    let jwks_field = format!("{field}.local_jwks.inline");
-    let jwks = match raw.local_jwks.inline {
-        Value::String(text) => serde_json::from_str::<Value>(&text)
-            .map_err(|e| error(&jwks_field, format!("not valid JSON: {e}")))?,
-        object @ Value::Object(_) => object,
-        _ => {
-            return Err(error(
-                &jwks_field,
-                "must be a JWKS object or a JSON string holding one",
-            ))
+    if raw.local_jwks.is_none() && raw.remote_jwks.is_none() {
+        return Err(error(
+            format!("{field}.local_jwks"),
+            "set local_jwks, remote_jwks, or both",
+        ));
+    }
+    let keys = match raw.local_jwks {
+        None => KeySet::default(),
+        Some(local) => {
+            let jwks_field = format!("{field}.local_jwks.inline");
+            let jwks = match local.inline {
+                Value::String(text) => serde_json::from_str::<Value>(&text)
+                    .map_err(|e| error(&jwks_field, format!("not valid JSON: {e}")))?,
+                object @ Value::Object(_) => object,
+                _ => {
+                    return Err(error(
+                        &jwks_field,
+                        "must be a JWKS object or a JSON string holding one",
+                    ))
+                }
+            };
+            let parsed = KeySet::from_jwks(&jwks).map_err(|e| error(&jwks_field, e.0))?;
+            notes.extend(
+                parsed
+                    .skipped
+                    .into_iter()
+                    .map(|note| format!("{jwks_field}: {note}")),
+            );
+            parsed.keys
         }
     };
-    let parsed = KeySet::from_jwks(&jwks).map_err(|e| error(&jwks_field, e.0))?;
-    notes.extend(
-        parsed
-            .skipped
-            .into_iter()
-            .map(|note| format!("{jwks_field}: {note}")),
-    );
-    let keys = parsed.keys;
+    let remote_jwks = match raw.remote_jwks {
+        None => None,
+        Some(remote) => {
+            let remote_field = format!("{field}.remote_jwks");
+            let cooldown = remote
+                .kid_miss_cooldown_seconds
+                .unwrap_or(DEFAULT_KID_MISS_COOLDOWN_SECONDS);
+            if !(1..=3600).contains(&cooldown) {
+                return Err(error(
+                    format!("{remote_field}.kid_miss_cooldown_seconds"),
+                    "must be between 1 and 3600",
+                ));
+            }
+            Some(RemoteJwks {
+                source: compile_source(
+                    &remote_field,
+                    SourceFields {
+                        cluster: remote.cluster,
+                        path: remote.path,
+                        authority: remote.authority,
+                        refresh_seconds: remote.refresh_seconds,
+                        timeout_ms: remote.timeout_ms,
+                        max_bytes: remote.max_bytes,
+                    },
+                    DEFAULT_JWKS_REFRESH_SECONDS,
+                    DEFAULT_JWKS_MAX_BYTES,
+                )?,
+                kid_miss_cooldown_seconds: cooldown,
+            })
+        }
+    };
 
     let allows_hmac = algorithms
         .iter()
         .any(|a| a.key_family() == KeyFamily::Symmetric);
     if allows_hmac && !keys.has_family(KeyFamily::Symmetric) {
+        // Symmetric keys are secrets: they are only taken from local_jwks, never fetched.
         return Err(error(
             format!("{field}.algorithms"),
-            "an HS algorithm is listed but the JWKS holds no \"oct\" key",
+            "an HS algorithm is listed but local_jwks holds no \"oct\" key",
         ));
     }
     if !allows_hmac && keys.has_family(KeyFamily::Symmetric) {
         notes.push(format!(
-            "{jwks_field}: \"oct\" keys are ignored because no HS algorithm is listed"
+            "{field}.local_jwks: \"oct\" keys are ignored because no HS algorithm is listed"
         ));
     }
 
@@ -494,11 +628,103 @@ fn compile_provider(
         audiences: raw.audiences,
         algorithms,
         keys,
+        remote_jwks,
         locations,
         clock_skew_seconds,
         require_expiration: raw.require_expiration.unwrap_or(true),
         max_lifetime_seconds: raw.max_lifetime_seconds,
         required_claims: raw.required_claims,
+    })
+}
+
+/// The fields every fetched document shares.
+struct SourceFields {
+    cluster: String,
+    path: String,
+    authority: Option<String>,
+    refresh_seconds: Option<u64>,
+    timeout_ms: Option<u64>,
+    max_bytes: Option<usize>,
+}
+
+fn compile_source(
+    field: &str,
+    raw: SourceFields,
+    default_refresh: u64,
+    default_max_bytes: usize,
+) -> Result<FeedSource, ConfigError> {
+    if raw.cluster.is_empty() {
+        return Err(error(
+            format!("{field}.cluster"),
+            "must name an Envoy cluster",
+        ));
+    }
+    let printable = |text: &str| text.bytes().all(|b| b.is_ascii_graphic());
+    if !raw.path.starts_with('/') || !printable(&raw.path) {
+        return Err(error(
+            format!("{field}.path"),
+            "must start with '/' and hold no spaces or control characters",
+        ));
+    }
+    let authority = raw.authority.unwrap_or_else(|| raw.cluster.clone());
+    if authority.is_empty() || !printable(&authority) || authority.contains('/') {
+        return Err(error(
+            format!("{field}.authority"),
+            "not a valid host[:port]",
+        ));
+    }
+    let refresh_seconds = raw.refresh_seconds.unwrap_or(default_refresh);
+    if !(1..=86_400).contains(&refresh_seconds) {
+        return Err(error(
+            format!("{field}.refresh_seconds"),
+            "must be between 1 and 86400",
+        ));
+    }
+    let timeout_ms = raw.timeout_ms.unwrap_or(DEFAULT_FETCH_TIMEOUT_MS);
+    if !(1..=60_000).contains(&timeout_ms) {
+        return Err(error(
+            format!("{field}.timeout_ms"),
+            "must be between 1 and 60000",
+        ));
+    }
+    let max_bytes = raw.max_bytes.unwrap_or(default_max_bytes);
+    if !(1024..=16 * 1024 * 1024).contains(&max_bytes) {
+        return Err(error(
+            format!("{field}.max_bytes"),
+            "must be between 1024 and 16777216",
+        ));
+    }
+    Ok(FeedSource {
+        cluster: raw.cluster,
+        path: raw.path,
+        authority,
+        refresh_seconds,
+        timeout_ms,
+        max_bytes,
+    })
+}
+
+fn compile_revocation(raw: RawRevocation) -> Result<Revocation, ConfigError> {
+    let claim = raw.claim.unwrap_or_else(|| DEFAULT_SESSION_CLAIM.into());
+    if claim.is_empty() {
+        return Err(error("revocation.claim", "must not be empty"));
+    }
+    Ok(Revocation {
+        source: compile_source(
+            "revocation",
+            SourceFields {
+                cluster: raw.cluster,
+                path: raw.path,
+                authority: raw.authority,
+                refresh_seconds: raw.refresh_seconds,
+                timeout_ms: raw.timeout_ms,
+                max_bytes: raw.max_bytes,
+            },
+            DEFAULT_REVOCATION_REFRESH_SECONDS,
+            DEFAULT_REVOCATION_MAX_BYTES,
+        )?,
+        claim,
+        on_unavailable: raw.on_unavailable,
     })
 }
 

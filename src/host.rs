@@ -1,21 +1,29 @@
 //! The proxy-wasm adapter: the only module that talks to Envoy.
 //!
-//! It reads what the decision needs (headers, the listener's role metadata, the route's
-//! cluster, the clock), calls `policy::evaluate`, and applies the answer. Host calls go through
-//! `proxy_wasm::hostcalls` directly: the `Context` helpers in proxy-wasm 0.2 unwrap host errors
-//! and non-UTF-8 header values, and a trap here would fail every request on the worker.
+//! Per request it reads what the decision needs (headers, the listener's role metadata, the
+//! route's cluster, the clock), calls `policy::evaluate`, and applies the answer. On each tick
+//! it keeps the remote documents (JWKS, revocation feed) current: one VM per Envoy wins a CAS
+//! lease in shared data and fetches; the body is published in shared data; every VM installs a
+//! new version once. Host calls go through `proxy_wasm::hostcalls` directly: the `Context`
+//! helpers in proxy-wasm 0.2 unwrap host errors and non-UTF-8 header values, and a trap here
+//! would fail every request on the worker.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use log::{debug, error, info, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
+use sha2::{Digest, Sha256};
 
-use crate::config::FilterConfig;
+use crate::config::{FeedSource, FilterConfig};
+use crate::fetched::{self, Fetched};
 use crate::policy::{self, Decision, Request, Verdict};
 use crate::response::{self, Challenge};
+use crate::schedule::FeedState;
 
 const ROLE_PROPERTY: [&str; 5] = [
     "xds",
@@ -25,20 +33,238 @@ const ROLE_PROPERTY: [&str; 5] = [
     "role",
 ];
 const CLUSTER_PROPERTY: [&str; 2] = ["xds", "cluster_name"];
+/// How often every VM looks for new documents and for a due fetch.
+const TICK: Duration = Duration::from_millis(250);
+/// Grace beyond a fetch's timeout before its lease counts as abandoned.
+const LEASE_MARGIN_MS: u64 = 1000;
+/// Attempts at a contended compare-and-swap before giving up until the next tick.
+const CAS_ATTEMPTS: usize = 8;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
     std::panic::set_hook(Box::new(|panic| {
         let _ = hostcalls::log(LogLevel::Critical, &format!("jwt-relay panicked: {panic}"));
     }));
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { config: None }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Root { shared: None, in_flight: HashMap::new() })
+    });
 }}
 
-struct Root {
-    config: Option<Rc<FilterConfig>>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FeedKind {
+    Jwks { provider: usize },
+    Revocations,
 }
 
-impl Context for Root {}
+/// One remote document and where its shared state lives.
+struct Feed {
+    kind: FeedKind,
+    source: FeedSource,
+    kid_miss_cooldown_ms: u64,
+    /// Shared `FeedState` (schedule and lease).
+    state_key: String,
+    /// Shared body of the last good fetch.
+    body_key: String,
+    /// Bumped after each publish; its CAS is the version VMs compare.
+    version_key: String,
+}
+
+impl Feed {
+    fn new(kind: FeedKind, source: &FeedSource, kid_miss_cooldown_seconds: u64) -> Feed {
+        // Keyed by the source itself, so listeners whose configs share a JWKS or feed share one
+        // fetch; all fields are in the key so that differing settings never mix.
+        let tag = match kind {
+            FeedKind::Jwks { .. } => "jwks",
+            FeedKind::Revocations => "revocations",
+        };
+        let digest = Sha256::digest(format!("{tag}|{source:?}").as_bytes());
+        let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let base = format!("jwt_relay/{tag}/{id}");
+        Feed {
+            kind,
+            source: source.clone(),
+            kid_miss_cooldown_ms: kid_miss_cooldown_seconds.saturating_mul(1000),
+            state_key: format!("{base}/state"),
+            body_key: format!("{base}/body"),
+            version_key: format!("{base}/version"),
+        }
+    }
+
+    fn name(&self) -> String {
+        let what = match self.kind {
+            FeedKind::Jwks { provider } => format!("JWKS of providers[{provider}]"),
+            FeedKind::Revocations => "revocation feed".to_owned(),
+        };
+        format!("{what} ({}{})", self.source.cluster, self.source.path)
+    }
+}
+
+struct Metrics {
+    jwks_fetch_ok: Option<u32>,
+    jwks_fetch_failed: Option<u32>,
+    revocation_fetch_ok: Option<u32>,
+    revocation_fetch_failed: Option<u32>,
+    jwks_kid_miss_refetch: Option<u32>,
+}
+
+impl Metrics {
+    fn define() -> Metrics {
+        let counter = |name: &str| hostcalls::define_metric(MetricType::Counter, name).ok();
+        Metrics {
+            jwks_fetch_ok: counter("jwt_relay.jwks_fetch_ok"),
+            jwks_fetch_failed: counter("jwt_relay.jwks_fetch_failed"),
+            revocation_fetch_ok: counter("jwt_relay.revocation_fetch_ok"),
+            revocation_fetch_failed: counter("jwt_relay.revocation_fetch_failed"),
+            jwks_kid_miss_refetch: counter("jwt_relay.jwks_kid_miss_refetch"),
+        }
+    }
+
+    fn bump(metric: Option<u32>) {
+        if let Some(id) = metric {
+            let _ = hostcalls::increment_metric(id, 1);
+        }
+    }
+
+    fn fetched(&self, kind: FeedKind, ok: bool) {
+        Metrics::bump(match (kind, ok) {
+            (FeedKind::Jwks { .. }, true) => self.jwks_fetch_ok,
+            (FeedKind::Jwks { .. }, false) => self.jwks_fetch_failed,
+            (FeedKind::Revocations, true) => self.revocation_fetch_ok,
+            (FeedKind::Revocations, false) => self.revocation_fetch_failed,
+        });
+    }
+}
+
+/// What the root context and its HTTP contexts share within one VM.
+struct Shared {
+    config: FilterConfig,
+    fetched: RefCell<Fetched>,
+    feeds: Vec<Feed>,
+    /// Per feed: the version this VM has installed.
+    installed: RefCell<Vec<Option<u32>>>,
+    metrics: Metrics,
+}
+
+impl Shared {
+    /// Installs the published body of each feed whose version changed since this VM looked.
+    fn sync(&self, only_cold: bool) {
+        for (index, feed) in self.feeds.iter().enumerate() {
+            let installed = self.installed.borrow().get(index).copied().flatten();
+            if only_cold && installed.is_some() {
+                continue;
+            }
+            let Ok((_, Some(version))) = hostcalls::get_shared_data(&feed.version_key) else {
+                continue;
+            };
+            if installed == Some(version) {
+                continue;
+            }
+            let Ok((Some(body), _)) = hostcalls::get_shared_data(&feed.body_key) else {
+                continue;
+            };
+            match self.install(feed, &body) {
+                Ok(()) => {
+                    if let Some(slot) = self.installed.borrow_mut().get_mut(index) {
+                        *slot = Some(version);
+                    }
+                }
+                Err(why) => warn!("jwt-relay: published {} not installed: {why}", feed.name()),
+            }
+        }
+    }
+
+    fn install(&self, feed: &Feed, body: &[u8]) -> Result<(), String> {
+        match feed.kind {
+            FeedKind::Jwks { provider } => {
+                let parsed = fetched::parse_remote_jwks(body, feed.source.max_bytes)?;
+                self.fetched
+                    .borrow_mut()
+                    .set_remote_keys(provider, parsed.keys);
+            }
+            FeedKind::Revocations => {
+                let list = fetched::parse_revocations(body, feed.source.max_bytes)?;
+                self.fetched.borrow_mut().set_revocations(list);
+            }
+        }
+        Ok(())
+    }
+
+    /// A token named a `kid` the provider's keys lack: make its JWKS due now, rate-limited.
+    fn request_refetch(&self, provider: usize) {
+        let Some(feed) = self
+            .feeds
+            .iter()
+            .find(|feed| feed.kind == FeedKind::Jwks { provider })
+        else {
+            return;
+        };
+        let now = now_ms();
+        if update_state(&feed.state_key, |state| {
+            state.kid_miss(now, feed.kid_miss_cooldown_ms)
+        }) {
+            info!("jwt-relay: unknown kid, refetching {}", feed.name());
+            Metrics::bump(self.metrics.jwks_kid_miss_refetch);
+        }
+    }
+}
+
+struct Root {
+    shared: Option<Rc<Shared>>,
+    /// Fetches this VM started: call token → feed index.
+    in_flight: HashMap<u32, usize>,
+}
+
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let (Some(shared), Some(index)) = (self.shared.clone(), self.in_flight.remove(&token))
+        else {
+            return;
+        };
+        let Some(feed) = shared.feeds.get(index) else {
+            return;
+        };
+        let outcome = read_response(feed, body_size).and_then(|body| {
+            shared.install(feed, &body)?;
+            Ok(body)
+        });
+        let now = now_ms();
+        let refresh_ms = feed.source.refresh_seconds.saturating_mul(1000);
+        match outcome {
+            Ok(body) => {
+                // Publish, then bump the version: a VM that sees the new version reads this body.
+                let published = hostcalls::set_shared_data(&feed.body_key, Some(&body), None)
+                    .and_then(|()| hostcalls::set_shared_data(&feed.version_key, Some(b"v"), None));
+                if let Err(status) = published {
+                    warn!("jwt-relay: could not publish {}: {status:?}", feed.name());
+                }
+                if let Ok((_, Some(version))) = hostcalls::get_shared_data(&feed.version_key) {
+                    if let Some(slot) = shared.installed.borrow_mut().get_mut(index) {
+                        *slot = Some(version);
+                    }
+                }
+                update_state(&feed.state_key, |state| {
+                    Some(state.succeeded(now, refresh_ms))
+                });
+                info!("jwt-relay: fetched {} ({} bytes)", feed.name(), body.len());
+                shared.metrics.fetched(feed.kind, true);
+            }
+            Err(why) => {
+                update_state(&feed.state_key, |state| Some(state.failed(now, refresh_ms)));
+                warn!(
+                    "jwt-relay: fetching {} failed, keeping the last good copy: {why}",
+                    feed.name()
+                );
+                shared.metrics.fetched(feed.kind, false);
+            }
+        }
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
@@ -53,31 +279,111 @@ impl RootContext for Root {
                 return false;
             }
         };
-        match FilterConfig::from_json(&bytes) {
-            Ok(config) => {
-                for note in &config.notes {
-                    warn!("jwt-relay: {note}");
-                }
-                info!(
-                    "jwt-relay {} configured: role {}, {} provider(s), {} narrowing upstream(s)",
-                    env!("CARGO_PKG_VERSION"),
-                    config.role.name(),
-                    config.providers.len(),
-                    config.upstreams.len()
-                );
-                self.config = Some(Rc::new(config));
-                true
-            }
+        let config = match FilterConfig::from_json(&bytes) {
+            Ok(config) => config,
             Err(problem) => {
                 error!("{problem}");
-                false
+                return false;
+            }
+        };
+        for note in &config.notes {
+            warn!("jwt-relay: {note}");
+        }
+        let mut feeds = Vec::new();
+        for (provider, settings) in config.providers.iter().enumerate() {
+            if let Some(remote) = &settings.remote_jwks {
+                feeds.push(Feed::new(
+                    FeedKind::Jwks { provider },
+                    &remote.source,
+                    remote.kid_miss_cooldown_seconds,
+                ));
+            }
+        }
+        if let Some(revocation) = &config.revocation {
+            feeds.push(Feed::new(FeedKind::Revocations, &revocation.source, 0));
+        }
+        info!(
+            "jwt-relay {} configured: role {}, {} provider(s), {} narrowing upstream(s), {} remote document(s)",
+            env!("CARGO_PKG_VERSION"),
+            config.role.name(),
+            config.providers.len(),
+            config.upstreams.len(),
+            feeds.len()
+        );
+        for feed in &feeds {
+            // Create the schedule if absent, so that the first claim is a real compare-and-swap
+            // (a write to a missing key is never checked).
+            if matches!(hostcalls::get_shared_data(&feed.state_key), Ok((None, _))) {
+                let _ = hostcalls::set_shared_data(
+                    &feed.state_key,
+                    Some(&FeedState::default().encode()),
+                    None,
+                );
+            }
+        }
+        if !feeds.is_empty() {
+            if let Err(status) = hostcalls::set_tick_period(TICK) {
+                error!("jwt-relay could not start its fetch timer: {status:?}");
+                return false;
+            }
+        }
+        let shared = Shared {
+            fetched: RefCell::new(Fetched::new(&config)),
+            installed: RefCell::new(vec![None; feeds.len()]),
+            feeds,
+            config,
+            metrics: Metrics::define(),
+        };
+        shared.sync(false);
+        self.shared = Some(Rc::new(shared));
+        self.in_flight.clear();
+        true
+    }
+
+    fn on_tick(&mut self) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        shared.sync(false);
+        let now = now_ms();
+        for (index, feed) in shared.feeds.iter().enumerate() {
+            let lease_ms = feed.source.timeout_ms.saturating_add(LEASE_MARGIN_MS);
+            if !update_state(&feed.state_key, |state| state.claim(now, lease_ms)) {
+                continue;
+            }
+            let headers = vec![
+                (":method", "GET"),
+                (":path", feed.source.path.as_str()),
+                (":authority", feed.source.authority.as_str()),
+                ("accept", "application/json"),
+            ];
+            let timeout = Duration::from_millis(feed.source.timeout_ms);
+            match hostcalls::dispatch_http_call(
+                &feed.source.cluster,
+                headers,
+                None,
+                vec![],
+                timeout,
+            ) {
+                Ok(token) => {
+                    self.in_flight.insert(token, index);
+                }
+                Err(status) => {
+                    let refresh_ms = feed.source.refresh_seconds.saturating_mul(1000);
+                    update_state(&feed.state_key, |state| Some(state.failed(now, refresh_ms)));
+                    warn!(
+                        "jwt-relay: fetching {} failed to start: {status:?}",
+                        feed.name()
+                    );
+                    shared.metrics.fetched(feed.kind, false);
+                }
             }
         }
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Filter {
-            config: self.config.clone(),
+            shared: self.shared.clone(),
         }))
     }
 
@@ -86,16 +392,69 @@ impl RootContext for Root {
     }
 }
 
+/// Reads a finished fetch: a 200 whose body fits `max_bytes`.
+fn read_response(feed: &Feed, body_size: usize) -> Result<Vec<u8>, String> {
+    let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten();
+    match status.as_deref() {
+        Some(b"200") => {}
+        Some(other) => return Err(format!("status {}", String::from_utf8_lossy(other))),
+        None => return Err("no response (connection failure or timeout)".into()),
+    }
+    if body_size > feed.source.max_bytes {
+        return Err(format!(
+            "body of {body_size} bytes is over max_bytes {}",
+            feed.source.max_bytes
+        ));
+    }
+    match hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size) {
+        Ok(Some(body)) => Ok(body),
+        Ok(None) => Err("empty body".into()),
+        Err(status) => Err(format!("body unavailable: {status:?}")),
+    }
+}
+
+/// Read-modify-write of a shared `FeedState` under compare-and-swap. `change` returns `None`
+/// to leave the state as it is. Returns whether this VM's change was written.
+fn update_state(key: &str, change: impl Fn(&FeedState) -> Option<FeedState>) -> bool {
+    for _ in 0..CAS_ATTEMPTS {
+        let (raw, cas) = match hostcalls::get_shared_data(key) {
+            Ok(found) => found,
+            Err(_) => return false,
+        };
+        let state = raw.as_deref().map(FeedState::decode).unwrap_or_default();
+        let Some(next) = change(&state) else {
+            return false;
+        };
+        match hostcalls::set_shared_data(key, Some(&next.encode()), cas) {
+            Ok(()) => return true,
+            Err(Status::CasMismatch) => continue,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
 struct Filter {
     /// `None` only if Envoy created a stream before a successful `on_configure`.
-    config: Option<Rc<FilterConfig>>,
+    shared: Option<Rc<Shared>>,
 }
 
 impl Context for Filter {}
 
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Some(config) = self.config.clone() else {
+        let Some(shared) = self.shared.clone() else {
             return fail_closed("no configuration");
         };
         let headers: Vec<(String, Vec<u8>)> =
@@ -109,10 +468,13 @@ impl HttpContext for Filter {
             Ok(Ok(since_epoch)) => i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
             _ => return fail_closed("host clock unavailable"),
         };
+        // A worker that has not ticked yet picks up documents another VM already published.
+        shared.sync(true);
         let listener_role = property(&ROLE_PROPERTY);
         let cluster = property(&CLUSTER_PROPERTY).and_then(|raw| String::from_utf8(raw).ok());
         let decision = policy::evaluate(
-            &config,
+            &shared.config,
+            &shared.fetched.borrow(),
             &Request {
                 headers: &headers,
                 listener_role: listener_role.as_deref(),
@@ -120,6 +482,9 @@ impl HttpContext for Filter {
                 now,
             },
         );
+        if let Some(provider) = decision.facts.refetch_jwks {
+            shared.request_refetch(provider);
+        }
         apply(decision)
     }
 }

@@ -159,6 +159,15 @@ impl KeySet {
     /// a supported type that is malformed, weak, or carries private material refuses the whole
     /// set, so that a bad key is noticed rather than silently dropped.
     pub fn from_jwks(jwks: &Value) -> Result<ParsedJwks, JwksError> {
+        Self::parse(jwks, true)
+    }
+
+    /// As `from_jwks`, but symmetric keys are skipped: a fetched document must not carry secrets.
+    pub fn from_jwks_without_secrets(jwks: &Value) -> Result<ParsedJwks, JwksError> {
+        Self::parse(jwks, false)
+    }
+
+    fn parse(jwks: &Value, allow_symmetric: bool) -> Result<ParsedJwks, JwksError> {
         let entries = jwks
             .get("keys")
             .and_then(Value::as_array)
@@ -167,6 +176,12 @@ impl KeySet {
         let mut skipped = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
             let at = |reason: &str| JwksError(format!("keys[{index}]: {reason}"));
+            if !allow_symmetric && entry.get("kty").and_then(Value::as_str) == Some("oct") {
+                skipped.push(format!(
+                    "keys[{index}] skipped: \"oct\" keys are only taken from local_jwks"
+                ));
+                continue;
+            }
             match parse_key(entry).map_err(|reason| at(&reason))? {
                 Parsed::Key(key) => {
                     let clash = keys.iter().any(|other| {
@@ -191,30 +206,32 @@ impl KeySet {
         })
     }
 
-    /// Chooses the key for a token: by `kid` when the token names one, otherwise the only key
-    /// that fits the algorithm.
+    /// Chooses the key for a token from this set alone (see [`select`]).
     pub fn select(&self, kid: Option<&str>, alg: Alg) -> Result<&Key, KeyError> {
-        match kid {
-            Some(kid) => {
-                let mut named = self
-                    .keys
-                    .iter()
-                    .filter(|key| key.kid() == Some(kid))
-                    .peekable();
-                if named.peek().is_none() {
-                    return Err(KeyError::UnknownKid);
-                }
-                named
-                    .find(|key| key.fits(alg))
-                    .ok_or(KeyError::NoKeyForAlgorithm)
+        select(&[self], kid, alg)
+    }
+}
+
+/// Chooses the key for a token among several sets (a provider's local and fetched keys): by
+/// `kid` when the token names one, otherwise the only key that fits the algorithm.
+pub fn select<'k>(sets: &[&'k KeySet], kid: Option<&str>, alg: Alg) -> Result<&'k Key, KeyError> {
+    let keys = || sets.iter().flat_map(|set| set.keys.iter());
+    match kid {
+        Some(kid) => {
+            let mut named = keys().filter(|key| key.kid() == Some(kid)).peekable();
+            if named.peek().is_none() {
+                return Err(KeyError::UnknownKid);
             }
-            None => {
-                let mut fitting = self.keys.iter().filter(|key| key.fits(alg));
-                match (fitting.next(), fitting.next()) {
-                    (Some(key), None) => Ok(key),
-                    (None, _) => Err(KeyError::NoKeyForAlgorithm),
-                    (Some(_), Some(_)) => Err(KeyError::KidRequired),
-                }
+            named
+                .find(|key| key.fits(alg))
+                .ok_or(KeyError::NoKeyForAlgorithm)
+        }
+        None => {
+            let mut fitting = keys().filter(|key| key.fits(alg));
+            match (fitting.next(), fitting.next()) {
+                (Some(key), None) => Ok(key),
+                (None, _) => Err(KeyError::NoKeyForAlgorithm),
+                (Some(_), Some(_)) => Err(KeyError::KidRequired),
             }
         }
     }

@@ -12,12 +12,15 @@ pub mod alg;
 pub mod claims;
 pub mod config;
 pub mod extract;
+pub mod fetched;
 pub mod keys;
 pub mod lifetime;
 pub mod narrow;
 pub mod policy;
 pub mod response;
+pub mod revocation;
 pub mod role;
+pub mod schedule;
 pub mod verify;
 
 #[cfg(target_arch = "wasm32")]

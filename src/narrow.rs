@@ -4,7 +4,9 @@
 use serde_json::Value;
 
 use crate::config::FilterConfig;
+use crate::fetched::Fetched;
 use crate::lifetime::{self, LifetimePolicy};
+use crate::revocation;
 use crate::role::Role;
 use crate::verify::{self, AudienceCheck, TokenError, VerifiedToken};
 
@@ -27,20 +29,29 @@ pub fn embedded_token<'t>(
 
 /// Verifies an embedded token as strictly as the token that carries it: signature by a
 /// configured provider, `aud` containing the upstream's audience, lifetime by the same role
-/// rules, and never outliving its parent (a narrower token must not be a longer-lived one).
+/// rules, revocation, and never outliving its parent (a narrower token must not be a
+/// longer-lived one).
 pub fn verify_embedded<'c>(
     token: &str,
     parent: &VerifiedToken<'_>,
     config: &'c FilterConfig,
+    fetched: &Fetched,
     audience: &str,
     role: Role,
     now: i64,
 ) -> Result<VerifiedToken<'c>, TokenError> {
     let inside = |error: TokenError| TokenError::Embedded(Box::new(error));
-    let inner =
-        verify::verify(token, config, None, AudienceCheck::Exactly(audience)).map_err(inside)?;
+    let inner = verify::verify(
+        token,
+        config,
+        fetched,
+        None,
+        AudienceCheck::Exactly(audience),
+    )
+    .map_err(inside)?;
     let policy = LifetimePolicy::new(inner.provider, role, config.internal_max_expired_seconds);
     lifetime::check(&inner.claims, &policy, now).map_err(inside)?;
+    revocation::check(config, fetched, &inner.claims, now).map_err(inside)?;
     if let Some(parent_exp) = parent.expiration() {
         match inner.expiration() {
             Some(exp) if exp <= parent_exp => {}

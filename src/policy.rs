@@ -6,9 +6,11 @@ use sha2::{Digest, Sha256};
 use crate::claims::{scalar_header_value, ClaimSet};
 use crate::config::{FilterConfig, Location, OnMissingEmbedded};
 use crate::extract::{self, ExtractError};
+use crate::fetched::Fetched;
 use crate::lifetime::{self, LifetimePolicy};
 use crate::narrow;
 use crate::response::{self, Challenge, Denial};
+use crate::revocation;
 use crate::role::Role;
 use crate::verify::{self, AudienceCheck, TokenError};
 
@@ -45,6 +47,8 @@ pub struct Facts {
     pub fingerprint: Option<String>,
     /// The audience whose narrowed token was forwarded.
     pub narrowed_to: Option<String>,
+    /// A provider whose remote JWKS should be refetched: a token named a `kid` it lacks.
+    pub refetch_jwks: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +68,7 @@ pub struct Decision {
     pub facts: Facts,
 }
 
-pub fn evaluate(config: &FilterConfig, request: &Request<'_>) -> Decision {
+pub fn evaluate(config: &FilterConfig, fetched: &Fetched, request: &Request<'_>) -> Decision {
     let role = Role::resolve(request.listener_role, config.role);
     let mut facts = Facts {
         role,
@@ -72,6 +76,7 @@ pub fn evaluate(config: &FilterConfig, request: &Request<'_>) -> Decision {
         issuer: None,
         fingerprint: None,
         narrowed_to: None,
+        refetch_jwks: None,
     };
     let deny =
         |facts: Facts, reason: &'static str, challenge: Challenge, description: &str| Decision {
@@ -117,6 +122,10 @@ pub fn evaluate(config: &FilterConfig, request: &Request<'_>) -> Decision {
     };
     facts.fingerprint = Some(fingerprint(found.token));
     let invalid = |facts: Facts, error: &TokenError| {
+        let facts = Facts {
+            refetch_jwks: error.refetch(),
+            ..facts
+        };
         deny(
             facts,
             error.reason(),
@@ -128,6 +137,7 @@ pub fn evaluate(config: &FilterConfig, request: &Request<'_>) -> Decision {
     let token = match verify::verify(
         found.token,
         config,
+        fetched,
         Some(found.location),
         AudienceCheck::Provider,
     ) {
@@ -136,7 +146,9 @@ pub fn evaluate(config: &FilterConfig, request: &Request<'_>) -> Decision {
     };
     facts.issuer = Some(token.provider.issuer.clone());
     let policy = LifetimePolicy::new(token.provider, role, config.internal_max_expired_seconds);
-    if let Err(error) = lifetime::check(&token.claims, &policy, request.now) {
+    let admitted = lifetime::check(&token.claims, &policy, request.now)
+        .and_then(|()| revocation::check(config, fetched, &token.claims, request.now));
+    if let Err(error) = admitted {
         return invalid(facts, &error);
     }
 
@@ -180,8 +192,15 @@ pub fn evaluate(config: &FilterConfig, request: &Request<'_>) -> Decision {
             }
         };
     };
-    let inner = match narrow::verify_embedded(embedded, &token, config, audience, role, request.now)
-    {
+    let inner = match narrow::verify_embedded(
+        embedded,
+        &token,
+        config,
+        fetched,
+        audience,
+        role,
+        request.now,
+    ) {
         Ok(inner) => inner,
         Err(error) => return invalid(facts, &error),
     };

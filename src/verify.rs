@@ -14,7 +14,8 @@ use serde_json::Value;
 use crate::alg::Alg;
 use crate::claims::{self, ClaimSet};
 use crate::config::{FilterConfig, Location, Provider};
-use crate::keys::{KeyError, SignatureError};
+use crate::fetched::Fetched;
+use crate::keys::{self, KeyError, KeySet, SignatureError};
 
 /// Why a token was refused. Descriptions are fixed text: nothing from the token is echoed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +28,12 @@ pub enum TokenError {
     UnknownIssuer,
     LocationNotAllowed,
     AlgorithmNotAllowed,
-    UnknownKid,
+    /// No key has this `kid`. `refetch` names the provider whose remote JWKS may hold it.
+    UnknownKid {
+        refetch: Option<usize>,
+    },
+    /// The provider's keys come from a remote JWKS that has not been fetched yet.
+    KeysUnavailable,
     NoKeyForAlgorithm,
     KidRequired,
     BadSignature,
@@ -37,6 +43,8 @@ pub enum TokenError {
     NotYetValid,
     IssuedInFuture,
     LifetimeTooLong,
+    Revoked,
+    RevocationUnavailable,
     EmbeddedMalformed,
     EmbeddedOutlivesParent,
     /// An embedded (narrowed) token failed; the inner reason is kept for logs.
@@ -55,7 +63,8 @@ impl TokenError {
             TokenError::UnknownIssuer => "wrong_issuer",
             TokenError::LocationNotAllowed => "location_not_allowed",
             TokenError::AlgorithmNotAllowed => "algorithm_not_allowed",
-            TokenError::UnknownKid => "unknown_kid",
+            TokenError::UnknownKid { .. } => "unknown_kid",
+            TokenError::KeysUnavailable => "keys_unavailable",
             TokenError::NoKeyForAlgorithm => "no_key_for_algorithm",
             TokenError::KidRequired => "kid_required",
             TokenError::BadSignature => "bad_signature",
@@ -65,6 +74,8 @@ impl TokenError {
             TokenError::NotYetValid => "not_yet_valid",
             TokenError::IssuedInFuture => "issued_in_future",
             TokenError::LifetimeTooLong => "lifetime_too_long",
+            TokenError::Revoked => "revoked",
+            TokenError::RevocationUnavailable => "revocation_unavailable",
             TokenError::EmbeddedMalformed => "embedded_malformed",
             TokenError::EmbeddedOutlivesParent => "embedded_outlives_parent",
             TokenError::Embedded(_) => "embedded_invalid",
@@ -84,7 +95,8 @@ impl fmt::Display for TokenError {
             }
             TokenError::UnknownIssuer => f.write_str("issuer not trusted"),
             TokenError::LocationNotAllowed => f.write_str("token not accepted in this location"),
-            TokenError::UnknownKid => f.write_str("unknown key id"),
+            TokenError::UnknownKid { .. } => f.write_str("unknown key id"),
+            TokenError::KeysUnavailable => f.write_str("signing keys unavailable"),
             TokenError::NoKeyForAlgorithm => f.write_str("no key for this algorithm"),
             TokenError::KidRequired => f.write_str("key id required"),
             TokenError::BadSignature => f.write_str("signature verification failed"),
@@ -94,6 +106,8 @@ impl fmt::Display for TokenError {
             TokenError::NotYetValid => f.write_str("token not yet valid"),
             TokenError::IssuedInFuture => f.write_str("token issued in the future"),
             TokenError::LifetimeTooLong => f.write_str("token lifetime too long"),
+            TokenError::Revoked => f.write_str("token revoked"),
+            TokenError::RevocationUnavailable => f.write_str("revocation status unavailable"),
             TokenError::EmbeddedMalformed => f.write_str("malformed embedded tokens claim"),
             TokenError::EmbeddedOutlivesParent => {
                 f.write_str("embedded token outlives the token that carries it")
@@ -103,12 +117,14 @@ impl fmt::Display for TokenError {
     }
 }
 
-impl From<KeyError> for TokenError {
-    fn from(error: KeyError) -> Self {
-        match error {
-            KeyError::UnknownKid => TokenError::UnknownKid,
-            KeyError::NoKeyForAlgorithm => TokenError::NoKeyForAlgorithm,
-            KeyError::KidRequired => TokenError::KidRequired,
+impl TokenError {
+    /// The provider whose remote JWKS should be refetched, if this failure calls for it
+    /// (an unknown `kid`, also inside an embedded token).
+    pub fn refetch(&self) -> Option<usize> {
+        match self {
+            TokenError::UnknownKid { refetch } => *refetch,
+            TokenError::Embedded(inner) => inner.refetch(),
+            _ => None,
         }
     }
 }
@@ -126,6 +142,7 @@ pub enum AudienceCheck<'a> {
 #[derive(Debug)]
 pub struct VerifiedToken<'c> {
     pub provider: &'c Provider,
+    pub provider_index: usize,
     pub alg: Alg,
     pub claims: Claims<ClaimSet>,
 }
@@ -145,6 +162,7 @@ impl VerifiedToken<'_> {
 pub fn verify<'c>(
     token: &str,
     config: &'c FilterConfig,
+    fetched: &Fetched,
     location: Option<&Location>,
     audience: AudienceCheck<'_>,
 ) -> Result<VerifiedToken<'c>, TokenError> {
@@ -168,9 +186,12 @@ pub fn verify<'c>(
         .issuer()
         .map_err(|_| TokenError::Malformed)?
         .ok_or(TokenError::UnknownIssuer)?;
-    let provider = config
-        .provider_for_issuer(issuer)
+    let provider_index = config
+        .providers
+        .iter()
+        .position(|p| p.issuer == issuer)
         .ok_or(TokenError::UnknownIssuer)?;
+    let provider = &config.providers[provider_index];
     if let Some(location) = location {
         if !provider.locations.contains(location) {
             return Err(TokenError::LocationNotAllowed);
@@ -180,9 +201,21 @@ pub fn verify<'c>(
     if !provider.algorithms.contains(&alg) {
         return Err(TokenError::AlgorithmNotAllowed);
     }
-    let key = provider
-        .keys
-        .select(untrusted.header().key_id.as_deref(), alg)?;
+    let remote = fetched.remote_keys(provider_index);
+    if provider.keys.is_empty() && remote.is_none() {
+        return Err(TokenError::KeysUnavailable);
+    }
+    let sets: Vec<&KeySet> = core::iter::once(&provider.keys).chain(remote).collect();
+    let key =
+        keys::select(&sets, untrusted.header().key_id.as_deref(), alg).map_err(
+            |error| match error {
+                KeyError::UnknownKid => TokenError::UnknownKid {
+                    refetch: provider.remote_jwks.as_ref().map(|_| provider_index),
+                },
+                KeyError::NoKeyForAlgorithm => TokenError::NoKeyForAlgorithm,
+                KeyError::KidRequired => TokenError::KidRequired,
+            },
+        )?;
 
     let trusted = key.verify(alg, &untrusted).map_err(|error| match error {
         SignatureError::BadSignature => TokenError::BadSignature,
@@ -192,6 +225,7 @@ pub fn verify<'c>(
     check_claims(&claims, provider, audience)?;
     Ok(VerifiedToken {
         provider,
+        provider_index,
         alg,
         claims,
     })

@@ -2,6 +2,7 @@
 //! Each case is named; every failing case is reported, not just the first.
 
 use jwt_relay::config::FilterConfig;
+use jwt_relay::fetched::Fetched;
 use jwt_relay::policy::{evaluate, Decision, HeaderPlan, Request, Verdict};
 use jwt_relay_cli::keys::{jwks, KeyKind, SigningKey};
 use jwt_relay_cli::token::{sign, sign_default};
@@ -120,6 +121,7 @@ fn run(config: &FilterConfig, call: &Call<'_>) -> Decision {
     }
     evaluate(
         config,
+        &Fetched::new(config),
         &Request {
             headers: &headers,
             listener_role: call.role,

@@ -1,0 +1,97 @@
+//! What this VM currently holds from the remote documents: each provider's remote keys and the
+//! revocation list. The host installs new data when the shared copy changes; requests only read.
+
+use serde_json::Value;
+
+use crate::config::FilterConfig;
+use crate::keys::{KeySet, ParsedJwks};
+use crate::revocation::{FeedError, RevocationList};
+
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// By provider index; `None` until a first good JWKS arrives.
+    remote_keys: Vec<Option<KeySet>>,
+    /// `None` until a first good feed arrives.
+    revocations: Option<RevocationList>,
+}
+
+impl Fetched {
+    pub fn new(config: &FilterConfig) -> Fetched {
+        Fetched {
+            remote_keys: config.providers.iter().map(|_| None).collect(),
+            revocations: None,
+        }
+    }
+
+    pub fn remote_keys(&self, provider: usize) -> Option<&KeySet> {
+        self.remote_keys.get(provider).and_then(Option::as_ref)
+    }
+
+    pub fn revocations(&self) -> Option<&RevocationList> {
+        self.revocations.as_ref()
+    }
+
+    pub fn set_remote_keys(&mut self, provider: usize, keys: KeySet) {
+        if let Some(slot) = self.remote_keys.get_mut(provider) {
+            *slot = Some(keys);
+        }
+    }
+
+    pub fn set_revocations(&mut self, list: RevocationList) {
+        self.revocations = Some(list);
+    }
+}
+
+/// Checks and parses a fetched JWKS. Symmetric (`oct`) keys are secrets and are never taken
+/// from a fetched document.
+pub fn parse_remote_jwks(body: &[u8], max_bytes: usize) -> Result<ParsedJwks, String> {
+    if body.len() > max_bytes {
+        return Err(format!(
+            "JWKS is {} bytes, over max_bytes {max_bytes}",
+            body.len()
+        ));
+    }
+    let document: Value =
+        serde_json::from_slice(body).map_err(|e| format!("JWKS is not valid JSON: {e}"))?;
+    KeySet::from_jwks_without_secrets(&document).map_err(|e| e.0)
+}
+
+/// Checks and parses a fetched revocation feed.
+pub fn parse_revocations(body: &[u8], max_bytes: usize) -> Result<RevocationList, String> {
+    if body.len() > max_bytes {
+        return Err(format!(
+            "revocation feed is {} bytes, over max_bytes {max_bytes}",
+            body.len()
+        ));
+    }
+    RevocationList::parse(body).map_err(|FeedError(why)| why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversize_and_garbage_documents_are_refused() {
+        assert!(parse_remote_jwks(&[b' '; 2048], 1024)
+            .unwrap_err()
+            .contains("max_bytes"));
+        assert!(parse_remote_jwks(b"<html>", 1024)
+            .unwrap_err()
+            .contains("JSON"));
+        assert!(parse_remote_jwks(br#"{"keys": []}"#, 1024).is_err());
+        assert!(parse_revocations(br#"{"revoked": []}"#, 1024).is_ok());
+        assert!(parse_revocations(&[b' '; 2048], 1024).is_err());
+    }
+
+    #[test]
+    fn fetched_secrets_are_skipped() {
+        let body = br#"{"keys": [
+            {"kty": "oct", "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI"},
+            {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+        ]}"#;
+        let parsed = parse_remote_jwks(body, 4096).unwrap();
+        assert_eq!(parsed.keys.len(), 1);
+        assert_eq!(parsed.skipped.len(), 1, "{:?}", parsed.skipped);
+    }
+}
