@@ -841,3 +841,219 @@ fn hmac_only_when_configured_and_never_with_an_rsa_key() {
     );
     assert_all_passed(&failures);
 }
+
+/// A provider that takes keys only from a remote JWKS (plus a revocation feed).
+fn remote_config(revocation: Value) -> FilterConfig {
+    let mut config = json!({
+        "providers": [{
+            "issuer": ISS,
+            "audiences": ["api.example.com"],
+            "remote_jwks": {"cluster": "idp", "path": "/.well-known/jwks.json"}
+        }],
+        "upstreams": { "orders_cluster": { "audience": "orders" } }
+    });
+    if !revocation.is_null() {
+        config["revocation"] = revocation;
+    }
+    FilterConfig::from_json(config.to_string().as_bytes()).unwrap()
+}
+
+fn fetched_keys(cfg: &FilterConfig, keys: &[&SigningKey]) -> Fetched {
+    let mut fetched = Fetched::new(cfg);
+    let body = jwks(keys).to_string();
+    let parsed = jwt_relay::fetched::parse_remote_jwks(body.as_bytes(), 1 << 20).unwrap();
+    fetched.set_remote_keys(0, parsed.keys);
+    fetched
+}
+
+fn run_with(
+    cfg: &FilterConfig,
+    fetched: &Fetched,
+    token: &str,
+    cluster: &str,
+    role: Option<&[u8]>,
+) -> Decision {
+    let headers = vec![
+        (":path".to_string(), b"/".to_vec()),
+        (
+            "authorization".to_string(),
+            format!("Bearer {token}").into_bytes(),
+        ),
+    ];
+    evaluate(
+        cfg,
+        fetched,
+        &Request {
+            headers: &headers,
+            listener_role: role,
+            cluster: Some(cluster),
+            now: NOW,
+        },
+    )
+}
+
+#[test]
+fn remote_keys_fail_closed_until_fetched_and_signal_kid_misses() {
+    let keys = demo_keys();
+    let cfg = remote_config(Value::Null);
+    let token = sign_default(&keys.ec, &claims(json!("api.example.com"))).unwrap();
+    let mut failures = Vec::new();
+
+    let cold = run_with(&cfg, &Fetched::new(&cfg), &token, "web", None);
+    check(
+        "no JWKS fetched yet",
+        &cold,
+        &Expect::Deny(401, "keys_unavailable"),
+        &mut failures,
+    );
+
+    let fetched = fetched_keys(&cfg, &[&keys.ec]);
+    check(
+        "remote key verifies",
+        &run_with(&cfg, &fetched, &token, "web", None),
+        &Expect::Allow,
+        &mut failures,
+    );
+
+    let rotated = SigningKey::generate(KeyKind::Ed25519, "rotated-in").unwrap();
+    let new_kid = sign_default(&rotated, &claims(json!("api.example.com"))).unwrap();
+    let miss = run_with(&cfg, &fetched, &new_kid, "web", None);
+    check(
+        "new kid before refetch",
+        &miss,
+        &Expect::Deny(401, "unknown_kid"),
+        &mut failures,
+    );
+    if miss.facts.refetch_jwks != Some(0) {
+        failures.push(format!(
+            "kid miss should ask to refetch provider 0: {:?}",
+            miss.facts
+        ));
+    }
+    let refreshed = fetched_keys(&cfg, &[&keys.ec, &rotated]);
+    check(
+        "new kid after refetch",
+        &run_with(&cfg, &refreshed, &new_kid, "web", None),
+        &Expect::Allow,
+        &mut failures,
+    );
+    let removed = fetched_keys(&cfg, &[&rotated]);
+    check(
+        "removed key stops verifying",
+        &run_with(&cfg, &removed, &token, "web", None),
+        &Expect::Deny(401, "unknown_kid"),
+        &mut failures,
+    );
+
+    // A local-only provider never asks for a refetch.
+    let local = config(&keys, json!({}));
+    let unknown = sign(
+        &keys.rsa,
+        "RS256",
+        &header(json!({"kid": "nope"})),
+        &claims(json!("api.example.com")),
+    )
+    .unwrap();
+    let local_miss = run_with(&local, &Fetched::new(&local), &unknown, "web", None);
+    if local_miss.facts.refetch_jwks.is_some() {
+        failures.push("local-only provider asked for a refetch".into());
+    }
+    assert_all_passed(&failures);
+}
+
+fn revocations(fetched: &mut Fetched, body: Value) {
+    let list = jwt_relay::fetched::parse_revocations(body.to_string().as_bytes(), 1 << 20).unwrap();
+    fetched.set_revocations(list);
+}
+
+#[test]
+fn revoked_sessions_fail_on_every_role_including_embedded_tokens() {
+    let keys = demo_keys();
+    let cfg = remote_config(json!({"cluster": "idp", "path": "/revocations"}));
+    let mut fetched = fetched_keys(&cfg, &[&keys.rsa, &keys.ec]);
+    let session = |sid: &str, iat: i64| {
+        with(
+            claims(json!("api.example.com")),
+            json!({"sid": sid, "iat": iat, "exp": NOW + 300}),
+        )
+    };
+    let s1 = sign_default(&keys.rsa, &session("s1", NOW - 100)).unwrap();
+    let mut failures = Vec::new();
+
+    check(
+        "feed not fetched yet: deny",
+        &run_with(&cfg, &fetched, &s1, "web", None),
+        &Expect::Deny(401, "revocation_unavailable"),
+        &mut failures,
+    );
+    let lenient =
+        remote_config(json!({"cluster": "idp", "path": "/revocations", "on_unavailable": "allow"}));
+    let lenient_fetched = fetched_keys(&lenient, &[&keys.rsa]);
+    check(
+        "feed not fetched yet: allow",
+        &run_with(&lenient, &lenient_fetched, &s1, "web", None),
+        &Expect::Allow,
+        &mut failures,
+    );
+
+    revocations(
+        &mut fetched,
+        json!({"revoked": [{"sid": "s1", "revoked_at": NOW - 50}]}),
+    );
+    check(
+        "revoked at the edge",
+        &run_with(&cfg, &fetched, &s1, "web", None),
+        &Expect::Deny(401, "revoked"),
+        &mut failures,
+    );
+    check(
+        "revoked on internal",
+        &run_with(&cfg, &fetched, &s1, "web", Some(b"internal")),
+        &Expect::Deny(401, "revoked"),
+        &mut failures,
+    );
+    let other = sign_default(&keys.rsa, &session("s2", NOW - 100)).unwrap();
+    check(
+        "other session passes",
+        &run_with(&cfg, &fetched, &other, "web", None),
+        &Expect::Allow,
+        &mut failures,
+    );
+    let later = sign_default(&keys.rsa, &session("s1", NOW - 10)).unwrap();
+    check(
+        "issued after the revocation passes",
+        &run_with(&cfg, &fetched, &later, "web", None),
+        &Expect::Allow,
+        &mut failures,
+    );
+
+    let inner = sign_default(
+        &keys.ec,
+        &with(
+            claims(json!("orders")),
+            json!({"sid": "s1", "iat": NOW - 100}),
+        ),
+    )
+    .unwrap();
+    let outer = sign_default(
+        &keys.rsa,
+        &with(
+            session("s9", NOW - 10),
+            json!({"embedded_tokens": {"orders": inner}}),
+        ),
+    )
+    .unwrap();
+    check(
+        "revoked embedded token",
+        &run_with(&cfg, &fetched, &outer, "orders_cluster", None),
+        &Expect::Deny(401, "embedded_invalid"),
+        &mut failures,
+    );
+    check(
+        "its carrier alone passes",
+        &run_with(&cfg, &fetched, &outer, "web", None),
+        &Expect::Allow,
+        &mut failures,
+    );
+    assert_all_passed(&failures);
+}
