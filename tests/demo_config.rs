@@ -1,4 +1,5 @@
-//! `envoy/demo.yaml` itself: it inlines the demo JWKS, Envoy accepts it, and Envoy refuses it once
+//! The configs in `envoy/` themselves: `demo.yaml` inlines the demo JWKS, every cluster the filter
+//! fetches from exists, Envoy accepts `demo.yaml` and `identity.yaml`, and Envoy refuses them once
 //! the plugin configuration is wrong (the filter's `on_configure` runs in `--mode validate`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
@@ -9,7 +10,9 @@ use std::fs;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{envoy_bin, render_demo_config, replace_all, repo_root, scratch_dir, wasm_path};
+use support::{
+    envoy_bin, render_config, render_demo_config, replace_all, repo_root, scratch_dir, wasm_path,
+};
 
 /// Every JWKS given as `"local_jwks": {"inline": <JWKS>}` in the YAML text.
 fn inline_jwks(yaml: &str) -> Vec<Value> {
@@ -69,13 +72,100 @@ fn validate(name: &str, yaml: &str) -> (bool, String) {
 }
 
 fn rendered() -> String {
-    render_demo_config(8081, &wasm_path())
+    render_demo_config(8081, 8082, &wasm_path())
+}
+
+fn rendered_identity() -> String {
+    render_config("identity.yaml", 8081, 8082, &wasm_path())
+}
+
+/// Every `"cluster": "<name>"` in the filter configs (remote_jwks, revocation) names a cluster the
+/// config defines: Envoy does not check this, a fetch from a missing cluster fails only at run time.
+#[test]
+fn filter_fetches_only_from_defined_clusters() {
+    for file in ["demo.yaml", "identity.yaml"] {
+        let yaml = fs::read_to_string(repo_root().join("envoy").join(file)).unwrap();
+        const MARK: &str = r#""cluster": ""#;
+        let named: Vec<&str> = yaml
+            .match_indices(MARK)
+            .map(|(at, _)| {
+                let rest = &yaml[at + MARK.len()..];
+                &rest[..rest.find('"').unwrap()]
+            })
+            .collect();
+        assert!(
+            named.len() >= 4,
+            "envoy/{file}: expected remote_jwks and revocation on both listeners, found clusters {named:?}"
+        );
+        for cluster in named {
+            assert!(
+                yaml.contains(&format!("\n  - name: {cluster}\n")),
+                "envoy/{file}: the filter fetches from cluster {cluster:?}, which is not defined"
+            );
+        }
+    }
 }
 
 #[test]
 fn envoy_accepts_the_demo_config() {
     let (ok, log) = validate("validate-demo", &rendered());
     assert!(ok, "envoy --mode validate refused envoy/demo.yaml:\n{log}");
+}
+
+#[test]
+fn envoy_accepts_the_identity_config() {
+    let (ok, log) = validate("validate-identity", &rendered_identity());
+    assert!(
+        ok,
+        "envoy --mode validate refused envoy/identity.yaml:\n{log}"
+    );
+}
+
+/// Broken `remote_jwks` / `revocation` settings: Envoy must refuse the config, and its log must
+/// name the offending field.
+#[test]
+fn envoy_refuses_bad_identity_service_settings() {
+    const REMOTE: &str = r#""remote_jwks": {"cluster": "idp", "path": "/.well-known/jwks.json", "authority": "idp.example.com", "refresh_seconds": 2, "timeout_ms": 500, "kid_miss_cooldown_seconds": 30, "max_bytes": 65536},"#;
+    const REVOCATION: &str = r#""revocation": {"cluster": "idp", "path": "/revocations", "authority": "idp.example.com", "refresh_seconds": 1, "timeout_ms": 500, "claim": "sid", "on_unavailable": "deny"},"#;
+    // (name, text replaced, replacement, a word the log must contain)
+    let cases: [(&str, &str, &str, &str); 5] = [
+        ("a provider with no keys at all", REMOTE, "", "jwks"),
+        (
+            "remote_jwks without a path",
+            REMOTE,
+            r#""remote_jwks": {"cluster": "idp"},"#,
+            "path",
+        ),
+        (
+            "an unknown remote_jwks field",
+            REMOTE,
+            r#""remote_jwks": {"cluster": "idp", "path": "/jwks", "refresh": 5},"#,
+            "`refresh`",
+        ),
+        (
+            "revocation without a cluster",
+            REVOCATION,
+            r#""revocation": {"path": "/revocations"},"#,
+            "cluster",
+        ),
+        (
+            "revocation.on_unavailable neither deny nor allow",
+            REVOCATION,
+            r#""revocation": {"cluster": "idp", "path": "/revocations", "on_unavailable": "open"},"#,
+            "on_unavailable",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, from, to, word) in cases {
+        let yaml = replace_all(&rendered_identity(), from, to);
+        let (ok, log) = validate("validate-identity-bad", &yaml);
+        if ok {
+            failures.push(format!("{name}: Envoy accepted it"));
+        } else if !log.contains(word) {
+            failures.push(format!("{name}: the log does not mention {word:?}:\n{log}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

@@ -719,7 +719,6 @@ fn internal_listener() {
 fn run(envoy: &Envoy, cases: &[Case]) {
     let agent = agent();
     run_cases(
-        envoy,
         cases,
         |c| format!("{}: {}", c.listener.name(), c.name),
         |c| {

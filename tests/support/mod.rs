@@ -1,13 +1,16 @@
-//! End-to-end harness: a real Envoy running `envoy/demo.yaml` with the built filter, a real echo
-//! upstream (`jwt_relay_cli::echo`) and a real HTTP client (`ureq`).
+//! End-to-end harness: a real Envoy running `envoy/demo.yaml` (or `envoy/identity.yaml`) with the
+//! built filter, a real echo upstream (`jwt_relay_cli::echo`), a stub identity service serving the
+//! JWKS and the revocation feed (`jwt_relay_cli::idp`) and a real HTTP client (`ureq`).
 //!
 //! - Envoy: `$ENVOY_BIN`, else `envoy` on `PATH`, else the project's `.venv` (`make test` installs it).
 //! - Filter: `$JWT_RELAY_WASM`, else `target/wasm32-wasip1/release/jwt_relay.wasm` (`make build`).
 //!   Missing either one is a test failure, never a skip.
 //! - Ports: the demo config's fixed ports are rewritten to `0`, so the kernel picks free ones at bind
 //!   time (no race between tests running in parallel); the chosen ports are read back from the admin
-//!   API. The echo upstream's port replaces 8081.
-//! - [`Envoy`] kills and reaps the process in `Drop`, so it stops even when a test panics.
+//!   API. The echo upstream's port replaces 8081, the stub identity service's replaces 8082.
+//! - Synchronisation is by polling with a deadline ([`poll`]), never by sleeping a fixed time.
+//! - [`Envoy`] kills and reaps the process in `Drop`, so it stops even when a test panics; when it
+//!   is dropped by a failing test, it prints its log first.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
@@ -21,6 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use jwt_relay_cli::idp::StubIdp;
 use serde_json::Value;
 use ureq::http;
 
@@ -137,19 +141,20 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 }
 
 /// Replaces every occurrence of `from` with `to`, failing if `from` does not occur: the test config
-/// must not drift silently away from `envoy/demo.yaml`.
+/// must not drift silently away from the config in `envoy/`.
 pub fn replace_all(text: &str, from: &str, to: &str) -> String {
     assert!(
         text.contains(from),
-        "envoy/demo.yaml no longer contains {from:?}; update tests/support"
+        "the Envoy config no longer contains {from:?}; update tests/"
     );
     text.replace(from, to)
 }
 
-/// `envoy/demo.yaml` with its ports and the wasm path rewritten for one test run.
-pub fn render_demo_config(echo_port: u16, wasm: &Path) -> String {
-    let yaml = fs::read_to_string(repo_root().join("envoy/demo.yaml")).unwrap();
-    let mut yaml = yaml;
+/// A config of `envoy/` (e.g. `"identity.yaml"`) with its ports and the wasm path rewritten for
+/// one test run: admin and listeners on port 0, the echo upstream (8081) and the identity service
+/// (8082) on the given ports.
+pub fn render_config(file: &str, echo_port: u16, idp_port: u16, wasm: &Path) -> String {
+    let mut yaml = fs::read_to_string(repo_root().join("envoy").join(file)).unwrap();
     for port in ["9901", "10000", "10001"] {
         yaml = replace_all(&yaml, &format!("port_value: {port}"), "port_value: 0");
     }
@@ -158,11 +163,72 @@ pub fn render_demo_config(echo_port: u16, wasm: &Path) -> String {
         "port_value: 8081",
         &format!("port_value: {echo_port}"),
     );
+    yaml = replace_all(
+        &yaml,
+        "port_value: 8082",
+        &format!("port_value: {idp_port}"),
+    );
     replace_all(
         &yaml,
         "filename: target/wasm32-wasip1/release/jwt_relay.wasm",
         &format!("filename: {}", wasm.display()),
     )
+}
+
+/// `envoy/demo.yaml` rendered as [`render_config`] does.
+pub fn render_demo_config(echo_port: u16, idp_port: u16, wasm: &Path) -> String {
+    render_config("demo.yaml", echo_port, idp_port, wasm)
+}
+
+/// A stub identity service serving the demo JWKS (`envoy/demo-keys/jwks.json`) and no revocations.
+pub fn demo_idp() -> StubIdp {
+    let idp = StubIdp::spawn("127.0.0.1:0").expect("start the stub identity service");
+    let jwks = fs::read_to_string(repo_root().join("envoy/demo-keys/jwks.json")).unwrap();
+    idp.set_jwks(serde_json::from_str(&jwks).unwrap());
+    idp
+}
+
+/// Calls `check` every 50 ms until it returns `Ok`, for at most `deadline`. Returns the value and
+/// how long it took, or the last error (with the deadline) once the time is up.
+pub fn poll<T>(
+    deadline: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> Result<(T, Duration), String> {
+    poll_until(deadline, || check().map_err(Wait::Retry))
+}
+
+/// Why a [`poll_until`] check is not done: not yet (try again), or never (stop now). A `String`
+/// error converts into `Fail`, so `?` on a check that must hold meanwhile stops the poll.
+pub enum Wait {
+    Retry(String),
+    Fail(String),
+}
+
+impl From<String> for Wait {
+    fn from(why: String) -> Wait {
+        Wait::Fail(why)
+    }
+}
+
+/// Calls `check` every 50 ms until it returns `Ok` (done) or `Err(Wait::Fail)` (an error at once),
+/// for at most `deadline`. Returns the value and how long it took.
+pub fn poll_until<T>(
+    deadline: Duration,
+    mut check: impl FnMut() -> Result<T, Wait>,
+) -> Result<(T, Duration), String> {
+    let start = Instant::now();
+    loop {
+        match check() {
+            Ok(value) => return Ok((value, start.elapsed())),
+            Err(Wait::Fail(why)) => {
+                return Err(format!("failed after {:?}: {why}", start.elapsed()));
+            }
+            Err(Wait::Retry(why)) if start.elapsed() >= deadline => {
+                return Err(format!("still not so after {deadline:?}: {why}"));
+            }
+            Err(Wait::Retry(_)) => std::thread::sleep(POLL_INTERVAL),
+        }
+    }
 }
 
 /// A running Envoy. Dropping it kills and reaps the process.
@@ -171,25 +237,56 @@ pub struct Envoy {
     log_path: PathBuf,
     admin: String,
     listeners: Vec<(String, u16)>,
+    /// The identity service of [`Envoy::start_demo`], kept as long as Envoy runs.
+    idp: Option<StubIdp>,
 }
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How long the filter may take after Envoy is ready to have fetched its keys and revocation list
+/// (its first fetch is on the first tick, ~0.5 s; workers pick the data up on their next tick).
+pub const FIRST_FETCH_DEADLINE: Duration = Duration::from_secs(10);
 
 impl Envoy {
-    /// Starts the demo config with a fresh echo upstream and waits until Envoy is ready.
+    /// Starts the demo config with a fresh echo upstream and a stub identity service serving the
+    /// demo JWKS, and waits until the filter serves: a valid demo token passes the edge (the first
+    /// revocation list has arrived; until then the filter refuses every token).
     pub fn start_demo(name: &str) -> Envoy {
         let envoy = envoy_bin();
         let wasm = wasm_path();
         let echo_port = jwt_relay_cli::echo::spawn("127.0.0.1:0").expect("start the echo upstream");
+        let idp = demo_idp();
         let dir = scratch_dir(name);
         let config = dir.join("envoy.yaml");
-        fs::write(&config, render_demo_config(echo_port, &wasm)).unwrap();
-        Envoy::start(&envoy, &config, &dir)
+        fs::write(&config, render_demo_config(echo_port, idp.port(), &wasm)).unwrap();
+        let mut envoy = Envoy::start(&envoy, &config, &dir);
+        envoy.idp = Some(idp);
+
+        let keys = tokens::DemoKeys::load();
+        let probe = tokens::sign(&keys.rsa, &tokens::claims(serde_json::json!({})));
+        let url = format!("{}/", envoy.url("edge"));
+        let headers = [("authorization".to_string(), format!("Bearer {probe}"))];
+        let agent = agent();
+        if let Err(why) = poll(FIRST_FETCH_DEADLINE, || match get(&agent, &url, &headers) {
+            Ok(reply) if reply.status == 200 => Ok(()),
+            Ok(reply) => Err(format!(
+                "a valid demo token got {}: {}",
+                reply.status, reply.body
+            )),
+            Err(e) => Err(e),
+        }) {
+            panic!("the filter does not serve with the demo keys: {why}; Envoy's log follows");
+        }
+        envoy
     }
 
-    /// Starts `envoy -c config` and waits until it is ready (or fails with its log).
+    /// Starts `envoy -c config` with one worker and waits until it is ready (or fails with its log).
     pub fn start(envoy: &Path, config: &Path, dir: &Path) -> Envoy {
+        Envoy::start_with_workers(envoy, config, dir, 1)
+    }
+
+    /// Starts `envoy -c config --concurrency workers` and waits until it is ready.
+    pub fn start_with_workers(envoy: &Path, config: &Path, dir: &Path, workers: u32) -> Envoy {
         let log_path = dir.join("envoy.log");
         let admin_path = dir.join("admin-address");
         let log = File::create(&log_path).unwrap();
@@ -198,7 +295,11 @@ impl Envoy {
             .arg(config)
             .arg("--admin-address-path")
             .arg(&admin_path)
-            .args(["--disable-hot-restart", "--concurrency", "1"])
+            .args([
+                "--disable-hot-restart",
+                "--concurrency",
+                &workers.to_string(),
+            ])
             .args(["-l", "info", "--component-log-level", "wasm:debug"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -210,6 +311,7 @@ impl Envoy {
             log_path,
             admin: String::new(),
             listeners: Vec::new(),
+            idp: None,
         };
         envoy.wait_ready(&admin_path);
         envoy
@@ -221,7 +323,7 @@ impl Envoy {
         let agent = agent();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("Envoy exited during startup ({status})\n{}", self.log());
+                panic!("Envoy exited during startup ({status}); its log follows");
             }
             if self.admin.is_empty() {
                 self.admin = fs::read_to_string(admin_path)
@@ -239,7 +341,7 @@ impl Envoy {
                 }
             }
             if Instant::now() > deadline {
-                panic!("Envoy not ready after {READY_TIMEOUT:?}\n{}", self.log());
+                panic!("Envoy not ready after {READY_TIMEOUT:?}; its log follows");
             }
             std::thread::sleep(POLL_INTERVAL);
         }
@@ -270,15 +372,18 @@ impl Envoy {
             .collect()
     }
 
-    /// Base URL of the named listener, e.g. `http://127.0.0.1:40123`.
-    pub fn url(&self, listener: &str) -> String {
-        let port = self
-            .listeners
+    /// The port the named listener is bound to.
+    pub fn port(&self, listener: &str) -> u16 {
+        self.listeners
             .iter()
             .find(|(name, _)| name == listener)
             .map(|(_, port)| *port)
-            .unwrap_or_else(|| panic!("no listener {listener:?} in {:?}", self.listeners));
-        format!("http://127.0.0.1:{port}")
+            .unwrap_or_else(|| panic!("no listener {listener:?} in {:?}", self.listeners))
+    }
+
+    /// Base URL of the named listener, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self, listener: &str) -> String {
+        format!("http://127.0.0.1:{}", self.port(listener))
     }
 
     /// Everything Envoy has logged so far.
@@ -286,10 +391,43 @@ impl Envoy {
         fs::read_to_string(&self.log_path)
             .unwrap_or_else(|e| format!("(cannot read {}: {e})", self.log_path.display()))
     }
+
+    /// Every stat whose name contains `filter`, from the admin `/stats` (counters and gauges;
+    /// histograms are left out), as (name, value).
+    pub fn stats(&self, filter: &str) -> Result<Vec<(String, u64)>, String> {
+        let url = format!("http://{}/stats?filter={filter}", self.admin);
+        let reply = get(&agent(), &url, &[])?;
+        if reply.status != 200 {
+            return Err(format!("GET {url}: {} {}", reply.status, reply.body));
+        }
+        Ok(reply
+            .body
+            .lines()
+            .filter_map(|line| line.split_once(": "))
+            .filter_map(|(name, value)| Some((name.to_string(), value.trim().parse().ok()?)))
+            .collect())
+    }
+
+    /// The value of the stat named exactly `name`; an error if Envoy does not list it.
+    pub fn stat(&self, name: &str) -> Result<u64, String> {
+        let stats = self.stats(name)?;
+        stats
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| *value)
+            .ok_or_else(|| format!("Envoy lists no stat {name:?} (similar: {stats:?})"))
+    }
 }
 
 impl Drop for Envoy {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "===== Envoy log ({}) =====\n{}\n===== end of Envoy log =====",
+                self.log_path.display(),
+                self.log()
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -396,10 +534,9 @@ impl Echo {
     }
 }
 
-/// Runs every case, collecting failures by name; on any failure prints Envoy's log and panics with
-/// the list. `run` returns `Err(why)` for a failed case.
+/// Runs every case, collecting failures by name; on any failure panics with the list (and the
+/// Envoy, dropped by the failing test, prints its log). `run` returns `Err(why)` for a failed case.
 pub fn run_cases<C>(
-    envoy: &Envoy,
     cases: &[C],
     name: impl Fn(&C) -> String,
     run: impl Fn(&C) -> Result<(), String>,
@@ -427,10 +564,6 @@ pub fn run_cases<C>(
         for f in &failures {
             writeln!(report, "  - {f}").unwrap();
         }
-        eprintln!(
-            "===== Envoy log =====\n{}\n===== end of Envoy log =====",
-            envoy.log()
-        );
         panic!("{report}");
     }
 }
