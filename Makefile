@@ -67,13 +67,18 @@ validate: build envoy ## envoy --mode validate on every Envoy config in envoy/
 	  '$(ENVOY_BIN)' --mode validate --disable-hot-restart -l warn -c "$$cfg"; \
 	done
 
-# The echo upstream (port 8081) runs in the background of the same shell and stops with Envoy.
-run: build envoy ## Envoy with envoy/demo.yaml in the foreground, plus the echo upstream on :8081
+# The echo upstream (port 8081) and the stub identity service (port 8082: the demo keys' JWKS, the
+# revocation feed, `jwt-relay-cli revoke --idp http://127.0.0.1:8082 --sid SID`) run in the
+# background of the same shell and stop with Envoy.
+DEMO_KEYS := envoy/demo-keys/rsa.jwk.json envoy/demo-keys/ec.jwk.json envoy/demo-keys/ed25519.jwk.json
+
+run: build envoy ## Envoy with envoy/demo.yaml in the foreground, plus the echo upstream (:8081) and the identity service (:8082)
 	cargo build --quiet -p jwt-relay-cli
 	@set -e; \
 	'$(TARGET_DIR)/debug/jwt-relay-cli' echo --listen 127.0.0.1:8081 & echo_pid=$$!; \
-	trap 'kill $$echo_pid 2>/dev/null || true' EXIT; \
-	echo "edge: http://127.0.0.1:10000  internal: http://127.0.0.1:10001  admin: http://127.0.0.1:9901"; \
+	'$(TARGET_DIR)/debug/jwt-relay-cli' serve --listen 127.0.0.1:8082 --jwks-key $(DEMO_KEYS) & idp_pid=$$!; \
+	trap 'kill $$echo_pid $$idp_pid 2>/dev/null || true' EXIT; \
+	echo "edge: http://127.0.0.1:10000  internal: http://127.0.0.1:10001  admin: http://127.0.0.1:9901  identity service: http://127.0.0.1:8082"; \
 	'$(ENVOY_BIN)' -c $(DEMO_CONFIG) --disable-hot-restart --concurrency 1 -l info
 
 demo: build envoy ## Walk through the scenarios with curl (envoy/demo.sh)

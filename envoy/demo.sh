@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# jwt-relay demo: starts Envoy with envoy/demo.yaml and the echo upstream, mints tokens, and walks
-# curl through ten scenarios, printing for each the status and what the upstream received.
+# jwt-relay demo: starts Envoy with envoy/demo.yaml, the echo upstream and the stub identity
+# service, mints tokens, and walks curl through eleven scenarios, printing for each the status and
+# what the upstream received.
 #
 # Every expected status and key fact is checked, so this doubles as a smoke test: any difference
 # stops the demo with a message and a non-zero exit. Run it with `make demo` (which builds the
@@ -19,7 +20,10 @@ readonly EDGE=http://127.0.0.1:10000
 readonly INTERNAL=http://127.0.0.1:10001
 readonly ADMIN=http://127.0.0.1:9901
 readonly ECHO_ADDR=127.0.0.1:8081
-readonly PORTS=(10000 10001 9901 8081)
+readonly IDP_ADDR=127.0.0.1:8082
+readonly PORTS=(10000 10001 9901 8081 8082)
+# The stub identity service serves the public keys of these (demo.yaml also inlines them).
+readonly DEMO_KEYS=(envoy/demo-keys/rsa.jwk.json envoy/demo-keys/ec.jwk.json envoy/demo-keys/ed25519.jwk.json)
 readonly CONFIG=envoy/demo.yaml
 # demo.yaml names the .wasm by this relative path, so it must be here whatever CARGO_TARGET_DIR says.
 readonly WASM=target/wasm32-wasip1/release/jwt_relay.wasm
@@ -28,16 +32,17 @@ readonly CLI_DIR="${CARGO_TARGET_DIR:-target}/release"
 # The commands shown below are run exactly as printed, so these are the names they use.
 export KEY=envoy/demo-keys/rsa.jwk.json
 export ISS=https://idp.example.com
+export SID=alice-session-1
 
 # Logs outlive the demo (their path is printed at the end); scratch files do not.
 LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/jwt-relay-demo.XXXXXX")
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/jwt-relay-demo-scratch.XXXXXX")
 readonly LOG_DIR SCRATCH
-readonly ENVOY_LOG="$LOG_DIR/envoy.log" ECHO_LOG="$LOG_DIR/echo.log"
+readonly ENVOY_LOG="$LOG_DIR/envoy.log" ECHO_LOG="$LOG_DIR/echo.log" IDP_LOG="$LOG_DIR/idp.log"
 readonly RESP_HEADERS="$SCRATCH/headers" RESP_BODY="$SCRATCH/body"
 export FORGED_KEY="$SCRATCH/forged-rsa.jwk.json"
 
-ENVOY_PID="" ECHO_PID="" SCENARIO="" PASSED=0 STATUS=""
+ENVOY_PID="" ECHO_PID="" IDP_PID="" SCENARIO="" PASSED=0 STATUS=""
 
 # ---------------------------------------------------------------------------------------------
 # Helpers for reading what came back. python3 (json, base64) is always there; jq may not be.
@@ -154,7 +159,7 @@ start() {
     [[ -f "$WASM" ]] || die "$WASM is missing: run \`make build\` (or \`make demo\`, which builds it)"
     require_free_ports
 
-    echo "Building jwt-relay-cli (mints the tokens, runs the echo upstream)..."
+    echo "Building jwt-relay-cli (mints the tokens, runs the echo upstream and the identity service)..."
     cargo build --release -q -p jwt-relay-cli
     [[ -x "$CLI_DIR/jwt-relay-cli" ]] || die "cargo built no $CLI_DIR/jwt-relay-cli"
     # On PATH, so the commands printed below are exactly the ones run.
@@ -162,9 +167,12 @@ start() {
 
     jwt-relay-cli echo --listen "$ECHO_ADDR" >"$ECHO_LOG" 2>&1 &
     ECHO_PID=$!
+    jwt-relay-cli serve --listen "$IDP_ADDR" --jwks-key "${DEMO_KEYS[@]}" >"$IDP_LOG" 2>&1 &
+    IDP_PID=$!
     "$envoy" -c "$CONFIG" --disable-hot-restart --concurrency 1 -l info >"$ENVOY_LOG" 2>&1 &
     ENVOY_PID=$!
     wait_ready
+    wait_first_fetch
 }
 
 # Poll rather than sleep: Envoy is ready when the admin endpoint says LIVE (listeners bound, the
@@ -172,15 +180,33 @@ start() {
 wait_ready() {
     local deadline=$((SECONDS + 30))
     until curl -fsS --max-time 1 "$ADMIN/ready" 2>/dev/null | grep -qx LIVE \
-        && curl -fsS --max-time 1 -o /dev/null "http://$ECHO_ADDR/"; do
+        && curl -fsS --max-time 1 -o /dev/null "http://$ECHO_ADDR/" \
+        && curl -fsS --max-time 1 -o /dev/null "http://$IDP_ADDR/revocations"; do
         if ! kill -0 "$ENVOY_PID" 2>/dev/null; then
             show_log_tail
             die "Envoy exited during startup (log above)"
         fi
         kill -0 "$ECHO_PID" 2>/dev/null || die "the echo upstream exited: $(cat "$ECHO_LOG")"
+        kill -0 "$IDP_PID" 2>/dev/null || die "the identity service exited: $(cat "$IDP_LOG")"
         if ((SECONDS >= deadline)); then
             show_log_tail
             die "Envoy was not ready on $ADMIN/ready after 30 s (log above)"
+        fi
+        sleep 0.2
+    done
+}
+
+# The filter refuses every token until it has the identity service's first revocation list (it
+# fetches at once, then every 2 s): wait until a valid probe token passes, up to 10 s.
+wait_first_fetch() {
+    local probe deadline=$((SECONDS + 10))
+    probe=$(jwt-relay-cli mint --key "$KEY" --iss "$ISS" --sub probe --aud api.example.com) \
+        || die "minting the probe token failed"
+    until [[ "$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' \
+        -H "authorization: Bearer $probe" "$EDGE/")" == 200 ]]; do
+        if ((SECONDS >= deadline)); then
+            show_log_tail
+            die "a valid token still does not pass the edge 10 s after Envoy was ready: has the filter fetched from the identity service on $IDP_ADDR? (log above)"
         fi
         sleep 0.2
     done
@@ -212,7 +238,8 @@ stop() {
     fi
     stop_process "$ENVOY_PID"
     stop_process "$ECHO_PID"
-    ENVOY_PID="" ECHO_PID=""
+    stop_process "$IDP_PID"
+    ENVOY_PID="" ECHO_PID="" IDP_PID=""
     rm -rf "$SCRATCH"
 }
 trap stop EXIT
@@ -250,6 +277,22 @@ request() {
 }
 capture_curl() {
     curl -sS --max-time 10 -o "$RESP_BODY" -D "$RESP_HEADERS" -w '%{http_code}' "$@"
+}
+
+# await_status CODE SINCE 'curl ...': prints the curl line, then repeats it quietly every 0.2 s
+# until it answers CODE, for up to 10 s, and says how long after SINCE ($EPOCHREALTIME) that
+# was. The last response stays for show and check (which fail if CODE never came).
+await_status() {
+    local want=$1 since=$2 cmdline=$3 deadline=$((SECONDS + 10))
+    printf '  $ %s   # repeated until HTTP %s\n' "$cmdline" "$want"
+    while :; do
+        STATUS=$(eval "capture_curl ${cmdline#curl }") || die "scenario $SCENARIO: curl failed: $cmdline"
+        [[ "$STATUS" == "$want" ]] && break
+        ((SECONDS < deadline)) || break
+        sleep 0.2
+    done
+    printf '  (HTTP %s %s s after the revocation)\n' "$STATUS" \
+        "$(awk -v a="$since" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')"
 }
 
 response_header() { # the value of a response header (case-insensitive name), CR stripped
@@ -317,7 +360,8 @@ main() {
 Envoy is up: edge listener $EDGE (full validation), internal listener $INTERNAL
 (an internal hop: no exp/nbf check), every service is the echo upstream on $ECHO_ADDR,
 which answers with the request it received. The commands below are run exactly as shown; to
-repeat them yourself: export PATH="\$PWD/$CLI_DIR:\$PATH" KEY=$KEY ISS=$ISS
+repeat them yourself: export PATH="\$PWD/$CLI_DIR:\$PATH" KEY=$KEY ISS=$ISS SID=$SID
+The stub identity service on $IDP_ADDR serves the demo keys' JWKS and the revocation feed.
 EOF
 
     scenario 1 "No token" \
@@ -422,7 +466,36 @@ EOF
     check 'the $ORDERS_TOKEN is nowhere in what the upstream received' nowhere_upstream "$ORDERS_TOKEN"
     done_scenario
 
-    printf '\n%d/10 scenarios as expected. Envoy log: %s\n' "$PASSED" "$ENVOY_LOG"
+    scenario 11 "Revoking a session cuts off a live request chain" \
+        "short-lived tokens cannot be recalled, so the identity service publishes revoked sessions; Envoy fetches the list (every 2 s here) and refuses every token of a listed session issued before the revocation, at the edge and on internal hops, where no lifetime check would stop a stolen token."
+    mint PAYMENTS '--key $KEY --iss $ISS --sub alice --sid $SID --aud payments --ttl 300'
+    mint ORDERS_TOKEN '--key $KEY --iss $ISS --sub alice --sid $SID --aud orders --embed-token payments=$PAYMENTS'
+    mint CHAIN '--key $KEY --iss $ISS --sub alice --sid $SID --aud api.example.com --embed-token orders=$ORDERS_TOKEN'
+    echo "  Before: both hops of the chain pass."
+    request 'curl -H "authorization: Bearer $CHAIN" http://127.0.0.1:10000/orders'
+    show
+    check "HTTP 200" status_is 200
+    check 'the upstream got $ORDERS_TOKEN' forwarded_token_is "$ORDERS_TOKEN"
+    request 'curl -H "authorization: Bearer $ORDERS_TOKEN" http://127.0.0.1:10001/payments'
+    show
+    check "HTTP 200" status_is 200
+    check 'the upstream got $PAYMENTS' forwarded_token_is "$PAYMENTS"
+    echo "  The identity service revokes the session:"
+    run 'jwt-relay-cli revoke --idp http://127.0.0.1:8082 --sid $SID'
+    local revoked_at=$EPOCHREALTIME
+    echo "  Within the revocation refresh (2 s), the first hop is refused..."
+    await_status 401 "$revoked_at" 'curl -H "authorization: Bearer $CHAIN" http://127.0.0.1:10000/orders'
+    show
+    check "HTTP 401" status_is 401
+    check 'error_description="token revoked"' challenge_has 'error="invalid_token", error_description="token revoked"'
+    echo "  ...and so is the internal hop."
+    await_status 401 "$revoked_at" 'curl -H "authorization: Bearer $ORDERS_TOKEN" http://127.0.0.1:10001/payments'
+    show
+    check "HTTP 401" status_is 401
+    check 'error_description="token revoked"' challenge_has 'error="invalid_token", error_description="token revoked"'
+    done_scenario
+
+    printf '\n%d/11 scenarios as expected. Envoy log: %s\n' "$PASSED" "$ENVOY_LOG"
 }
 
 main "$@"
