@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::alg::{Alg, KeyFamily};
+use crate::cache::CacheLimits;
 use crate::keys::KeySet;
 use crate::role::Role;
 
@@ -26,6 +27,8 @@ pub const DEFAULT_KID_MISS_COOLDOWN_SECONDS: u64 = 30;
 pub const DEFAULT_JWKS_MAX_BYTES: usize = 256 * 1024;
 pub const DEFAULT_REVOCATION_MAX_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_SESSION_CLAIM: &str = "sid";
+pub const DEFAULT_CACHE_MAX_ENTRIES: usize = 1024;
+pub const DEFAULT_CACHE_MAX_BYTES: usize = 4 * 1024 * 1024;
 const MAX_CLOCK_SKEW_SECONDS: u64 = 3600;
 
 /// Headers the filter must never set: they frame or route the request.
@@ -95,6 +98,17 @@ struct RawConfig {
     realm: Option<String>,
     #[serde(default)]
     revocation: Option<RawRevocation>,
+    #[serde(default)]
+    cache: Option<RawCache>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCache {
+    #[serde(default)]
+    max_entries: Option<usize>,
+    #[serde(default)]
+    max_bytes: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +294,8 @@ pub struct FilterConfig {
     pub max_token_bytes: usize,
     pub realm: String,
     pub revocation: Option<Revocation>,
+    /// Bounds of the per-VM verified-token cache (`max_entries` 0 turns it off).
+    pub cache: CacheLimits,
     /// Every location of every provider, without repeats: where the filter looks for a token.
     pub locations: Vec<Location>,
     /// Client-sent copies of these headers are removed from every request: the filter sets them.
@@ -395,6 +411,24 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
     }
 
     let revocation = raw.revocation.map(compile_revocation).transpose()?;
+    let cache = CacheLimits {
+        max_entries: raw
+            .cache
+            .as_ref()
+            .and_then(|c| c.max_entries)
+            .unwrap_or(DEFAULT_CACHE_MAX_ENTRIES),
+        max_bytes: raw
+            .cache
+            .as_ref()
+            .and_then(|c| c.max_bytes)
+            .unwrap_or(DEFAULT_CACHE_MAX_BYTES),
+    };
+    if cache.max_entries > 1_000_000 {
+        return Err(error("cache.max_entries", "must be at most 1000000"));
+    }
+    if cache.max_bytes > 1024 * 1024 * 1024 {
+        return Err(error("cache.max_bytes", "must be at most 1073741824"));
+    }
 
     let realm = raw.realm.unwrap_or_else(|| DEFAULT_REALM.into());
     // A quoted-string without escapes (RFC 6750 §3), so it can be written into the header as is.
@@ -429,6 +463,7 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         max_token_bytes,
         realm,
         revocation,
+        cache,
         locations,
         owned_headers,
         notes,

@@ -9,8 +9,9 @@ use crate::revocation::{FeedError, RevocationList};
 
 #[derive(Debug, Default)]
 pub struct Fetched {
-    /// By provider index; `None` until a first good JWKS arrives.
-    remote_keys: Vec<Option<KeySet>>,
+    /// By provider index, with the version of the document they came from; `None` until a
+    /// first good JWKS arrives.
+    remote_keys: Vec<Option<(KeySet, u64)>>,
     /// `None` until a first good feed arrives.
     revocations: Option<RevocationList>,
 }
@@ -24,16 +25,29 @@ impl Fetched {
     }
 
     pub fn remote_keys(&self, provider: usize) -> Option<&KeySet> {
-        self.remote_keys.get(provider).and_then(Option::as_ref)
+        self.remote_keys
+            .get(provider)
+            .and_then(Option::as_ref)
+            .map(|(keys, _)| keys)
+    }
+
+    /// Identifies the remote key set in use: cached verifications by another version are void.
+    pub fn remote_version(&self, provider: usize) -> Option<u64> {
+        self.remote_keys
+            .get(provider)
+            .and_then(Option::as_ref)
+            .map(|(_, version)| *version)
     }
 
     pub fn revocations(&self) -> Option<&RevocationList> {
         self.revocations.as_ref()
     }
 
-    pub fn set_remote_keys(&mut self, provider: usize, keys: KeySet) {
+    /// Installs a provider's remote keys; `version` should change whenever the document does
+    /// (a digest of it), and only then.
+    pub fn set_remote_keys(&mut self, provider: usize, keys: KeySet, version: u64) {
         if let Some(slot) = self.remote_keys.get_mut(provider) {
-            *slot = Some(keys);
+            *slot = Some((keys, version));
         }
     }
 

@@ -19,6 +19,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
 use sha2::{Digest, Sha256};
 
+use crate::cache::TokenCache;
 use crate::config::{FeedSource, FilterConfig};
 use crate::fetched::{self, Fetched};
 use crate::policy::{self, Decision, Request, Verdict};
@@ -139,6 +140,7 @@ impl Metrics {
 struct Shared {
     config: FilterConfig,
     fetched: RefCell<Fetched>,
+    cache: RefCell<TokenCache>,
     feeds: Vec<Feed>,
     /// Per feed: the version this VM has installed.
     installed: RefCell<Vec<Option<u32>>>,
@@ -177,9 +179,16 @@ impl Shared {
         match feed.kind {
             FeedKind::Jwks { provider } => {
                 let parsed = fetched::parse_remote_jwks(body, feed.source.max_bytes)?;
-                self.fetched
-                    .borrow_mut()
-                    .set_remote_keys(provider, parsed.keys);
+                // The document's digest versions the keys: cached verifications by keys that
+                // have since changed are dropped, and a refetch of the same document keeps them.
+                let digest = Sha256::digest(body);
+                let mut version = [0u8; 8];
+                version.copy_from_slice(&digest[..8]);
+                self.fetched.borrow_mut().set_remote_keys(
+                    provider,
+                    parsed.keys,
+                    u64::from_le_bytes(version),
+                );
             }
             FeedKind::Revocations => {
                 let list = fetched::parse_revocations(body, feed.source.max_bytes)?;
@@ -286,6 +295,7 @@ impl RootContext for Root {
                 return false;
             }
         };
+        follow_host_log_level();
         for note in &config.notes {
             warn!("jwt-relay: {note}");
         }
@@ -321,14 +331,13 @@ impl RootContext for Root {
                 );
             }
         }
-        if !feeds.is_empty() {
-            if let Err(status) = hostcalls::set_tick_period(TICK) {
-                error!("jwt-relay could not start its fetch timer: {status:?}");
-                return false;
-            }
+        if let Err(status) = hostcalls::set_tick_period(TICK) {
+            error!("jwt-relay could not start its timer: {status:?}");
+            return false;
         }
         let shared = Shared {
             fetched: RefCell::new(Fetched::new(&config)),
+            cache: RefCell::new(TokenCache::new(config.cache)),
             installed: RefCell::new(vec![None; feeds.len()]),
             feeds,
             config,
@@ -341,6 +350,7 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
+        follow_host_log_level();
         let Some(shared) = self.shared.clone() else {
             return;
         };
@@ -471,10 +481,16 @@ impl HttpContext for Filter {
         // A worker that has not ticked yet picks up documents another VM already published.
         shared.sync(true);
         let listener_role = property(&ROLE_PROPERTY);
-        let cluster = property(&CLUSTER_PROPERTY).and_then(|raw| String::from_utf8(raw).ok());
+        // The route's cluster only matters when some cluster is a narrowing target.
+        let cluster = if shared.config.upstreams.is_empty() {
+            None
+        } else {
+            property(&CLUSTER_PROPERTY).and_then(|raw| String::from_utf8(raw).ok())
+        };
         let decision = policy::evaluate(
             &shared.config,
             &shared.fetched.borrow(),
+            &mut shared.cache.borrow_mut(),
             &Request {
                 headers: &headers,
                 listener_role: listener_role.as_deref(),
@@ -486,6 +502,15 @@ impl HttpContext for Filter {
             shared.request_refetch(provider);
         }
         apply(decision)
+    }
+}
+
+/// Envoy filters log lines by level itself, but formatting a line the host will drop still
+/// costs time on every request: mirror the host's level so disabled lines are skipped early.
+/// Checked on configure and on each tick, so an admin `/logging` change takes effect.
+fn follow_host_log_level() {
+    if let Ok(level) = hostcalls::get_log_level() {
+        proxy_wasm::set_log_level(level);
     }
 }
 

@@ -8,7 +8,7 @@ use core::fmt;
 use jwt_compact::alg::RsaPublicKey;
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa};
 use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::{AlgorithmExt, Claims, Token, UntrustedToken, ValidationError};
+use jwt_compact::{AlgorithmExt, Token, UntrustedToken, ValidationError};
 use serde_json::Value;
 
 use crate::alg::{Alg, KeyFamily};
@@ -148,6 +148,11 @@ impl KeySet {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// Whether `key` is one of this set's own keys (not an equal key of another set).
+    pub fn holds(&self, key: &Key) -> bool {
+        self.keys.iter().any(|own| core::ptr::eq(own, key))
     }
 
     pub fn has_family(&self, family: KeyFamily) -> bool {
@@ -348,9 +353,6 @@ fn bit_length(bytes: &[u8]) -> usize {
     };
     significant.len() * 8 - significant[0].leading_zeros() as usize
 }
-
-/// The trusted claims type produced by verification.
-pub type VerifiedClaims = Claims<ClaimSet>;
 
 #[cfg(test)]
 mod tests {

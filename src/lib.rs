@@ -9,6 +9,7 @@
 )]
 
 pub mod alg;
+pub mod cache;
 pub mod claims;
 pub mod config;
 pub mod extract;

@@ -3,12 +3,11 @@
 
 use serde_json::Value;
 
-use crate::config::FilterConfig;
-use crate::fetched::Fetched;
+use crate::cache::TokenCache;
 use crate::lifetime::{self, LifetimePolicy};
 use crate::revocation;
 use crate::role::Role;
-use crate::verify::{self, AudienceCheck, TokenError, VerifiedToken};
+use crate::verify::{self, AudienceCheck, Inputs, Presented, TokenError, VerifiedToken};
 
 /// The compact JWT at `claims[claim][audience]`, if there is one.
 pub fn embedded_token<'t>(
@@ -34,24 +33,25 @@ pub fn embedded_token<'t>(
 pub fn verify_embedded<'c>(
     token: &str,
     parent: &VerifiedToken<'_>,
-    config: &'c FilterConfig,
-    fetched: &Fetched,
+    inputs: Inputs<'c, '_>,
+    cache: &mut TokenCache,
     audience: &str,
     role: Role,
-    now: i64,
 ) -> Result<VerifiedToken<'c>, TokenError> {
     let inside = |error: TokenError| TokenError::Embedded(Box::new(error));
+    let presented = Presented::new(token);
     let inner = verify::verify(
-        token,
-        config,
-        fetched,
+        &presented,
+        inputs,
+        cache,
         None,
         AudienceCheck::Exactly(audience),
     )
     .map_err(inside)?;
+    let config = inputs.config;
     let policy = LifetimePolicy::new(inner.provider, role, config.internal_max_expired_seconds);
-    lifetime::check(&inner.claims, &policy, now).map_err(inside)?;
-    revocation::check(config, fetched, &inner.claims, now).map_err(inside)?;
+    lifetime::check(&inner.claims, &policy, inputs.now).map_err(inside)?;
+    revocation::check(config, inputs.fetched, &inner.claims, inputs.now).map_err(inside)?;
     if let Some(parent_exp) = parent.expiration() {
         match inner.expiration() {
             Some(exp) if exp <= parent_exp => {}

@@ -1,8 +1,8 @@
 //! The per-request decision: plain inputs in, a decision as data out. No host calls here.
 
 use jwt_compact::Claims;
-use sha2::{Digest, Sha256};
 
+use crate::cache::TokenCache;
 use crate::claims::{scalar_header_value, ClaimSet};
 use crate::config::{FilterConfig, Location, OnMissingEmbedded};
 use crate::extract::{self, ExtractError};
@@ -12,7 +12,7 @@ use crate::narrow;
 use crate::response::{self, Challenge, Denial};
 use crate::revocation;
 use crate::role::Role;
-use crate::verify::{self, AudienceCheck, TokenError};
+use crate::verify::{self, AudienceCheck, Inputs, Presented, TokenError};
 
 /// What the host tells the policy about one request.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +68,14 @@ pub struct Decision {
     pub facts: Facts,
 }
 
-pub fn evaluate(config: &FilterConfig, fetched: &Fetched, request: &Request<'_>) -> Decision {
+/// Decides one request. `cache` is this VM's verified-token cache: the only state a decision
+/// changes, and never in a way that can turn a refusal into a pass.
+pub fn evaluate(
+    config: &FilterConfig,
+    fetched: &Fetched,
+    cache: &mut TokenCache,
+    request: &Request<'_>,
+) -> Decision {
     let role = Role::resolve(request.listener_role, config.role);
     let mut facts = Facts {
         role,
@@ -78,11 +85,18 @@ pub fn evaluate(config: &FilterConfig, fetched: &Fetched, request: &Request<'_>)
         narrowed_to: None,
         refetch_jwks: None,
     };
+    // Client-sent copies of headers the filter owns: only those present cost a host call.
+    let spoofed: Vec<String> = config
+        .owned_headers
+        .iter()
+        .filter(|owned| request.headers.iter().any(|(name, _)| name == *owned))
+        .cloned()
+        .collect();
     let deny =
         |facts: Facts, reason: &'static str, challenge: Challenge, description: &str| Decision {
             verdict: Verdict::Deny {
                 denial: response::deny(&config.realm, challenge, description),
-                strip: config.owned_headers.clone(),
+                strip: spoofed.clone(),
             },
             facts: Facts { reason, ..facts },
         };
@@ -120,7 +134,22 @@ pub fn evaluate(config: &FilterConfig, fetched: &Fetched, request: &Request<'_>)
             )
         }
     };
-    facts.fingerprint = Some(fingerprint(found.token));
+    if found.token.len() > config.max_token_bytes {
+        // Refused before hashing: the size bound also bounds the work.
+        return deny(
+            facts,
+            "too_large",
+            Challenge::InvalidToken,
+            "token too large",
+        );
+    }
+    let presented = Presented::new(found.token);
+    facts.fingerprint = Some(presented.fingerprint());
+    let inputs = Inputs {
+        config,
+        fetched,
+        now: request.now,
+    };
     let invalid = |facts: Facts, error: &TokenError| {
         let facts = Facts {
             refetch_jwks: error.refetch(),
@@ -135,9 +164,9 @@ pub fn evaluate(config: &FilterConfig, fetched: &Fetched, request: &Request<'_>)
     };
 
     let token = match verify::verify(
-        found.token,
-        config,
-        fetched,
+        &presented,
+        inputs,
+        cache,
         Some(found.location),
         AudienceCheck::Provider,
     ) {
@@ -153,7 +182,7 @@ pub fn evaluate(config: &FilterConfig, fetched: &Fetched, request: &Request<'_>)
     }
 
     let mut plan = HeaderPlan {
-        remove: config.owned_headers.clone(),
+        remove: spoofed.clone(),
         ..HeaderPlan::default()
     };
     let Some(audience) = request
@@ -192,15 +221,7 @@ pub fn evaluate(config: &FilterConfig, fetched: &Fetched, request: &Request<'_>)
             }
         };
     };
-    let inner = match narrow::verify_embedded(
-        embedded,
-        &token,
-        config,
-        fetched,
-        audience,
-        role,
-        request.now,
-    ) {
+    let inner = match narrow::verify_embedded(embedded, &token, inputs, cache, audience, role) {
         Ok(inner) => inner,
         Err(error) => return invalid(facts, &error),
     };
@@ -241,13 +262,4 @@ fn set_claim_headers(config: &FilterConfig, claims: &Claims<ClaimSet>, plan: &mu
             plan.set.push((mapping.header.clone(), value));
         }
     }
-}
-
-/// A short, non-reversible token fingerprint for logs.
-pub fn fingerprint(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .take(4)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }

@@ -5,13 +5,17 @@
 //! lives in `lifetime`.
 
 use core::fmt;
+use std::rc::Rc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jwt_compact::{Claims, UntrustedToken};
 use serde_json::Value;
 
+use sha2::{Digest as _, Sha256};
+
 use crate::alg::Alg;
+use crate::cache::{CachedToken, Digest, TokenCache};
 use crate::claims::{self, ClaimSet};
 use crate::config::{FilterConfig, Location, Provider};
 use crate::fetched::Fetched;
@@ -144,7 +148,8 @@ pub struct VerifiedToken<'c> {
     pub provider: &'c Provider,
     pub provider_index: usize,
     pub alg: Alg,
-    pub claims: Claims<ClaimSet>,
+    /// Shared with the cache: a hit costs a reference count, not a copy.
+    pub claims: Rc<Claims<ClaimSet>>,
 }
 
 impl VerifiedToken<'_> {
@@ -157,15 +162,106 @@ impl VerifiedToken<'_> {
     }
 }
 
-/// Verifies `token` against the configured providers. `location` is where the token was
-/// found (`None` for embedded tokens): a provider only accepts tokens from its own locations.
+/// A presented token and its digest (the cache key, and the log fingerprint).
+#[derive(Debug, Clone)]
+pub struct Presented<'t> {
+    pub token: &'t str,
+    pub digest: Digest,
+}
+
+impl<'t> Presented<'t> {
+    pub fn new(token: &'t str) -> Presented<'t> {
+        Presented {
+            token,
+            digest: Sha256::digest(token.as_bytes()).into(),
+        }
+    }
+
+    /// First 8 hex digits of the digest: enough to correlate log lines, useless to an attacker.
+    pub fn fingerprint(&self) -> String {
+        self.digest
+            .iter()
+            .take(4)
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}
+
+/// What a verification reads besides the token.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'c, 'f> {
+    pub config: &'c FilterConfig,
+    pub fetched: &'f Fetched,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// Verifies a token against the configured providers, through the cache. `location` is where
+/// the token was found (`None` for embedded tokens): a provider only accepts tokens from its own
+/// locations.
 pub fn verify<'c>(
-    token: &str,
-    config: &'c FilterConfig,
-    fetched: &Fetched,
+    presented: &Presented<'_>,
+    inputs: Inputs<'c, '_>,
+    cache: &mut TokenCache,
     location: Option<&Location>,
     audience: AudienceCheck<'_>,
 ) -> Result<VerifiedToken<'c>, TokenError> {
+    let config = inputs.config;
+    let cached = cache
+        .get(&presented.digest, inputs.now, |provider| {
+            inputs.fetched.remote_version(provider)
+        })
+        .cloned();
+    let token = match cached {
+        Some(hit) => VerifiedToken {
+            provider: config
+                .providers
+                .get(hit.provider_index)
+                .ok_or(TokenError::UnknownIssuer)?,
+            provider_index: hit.provider_index,
+            alg: hit.alg,
+            claims: hit.claims,
+        },
+        None => {
+            let (token, key_version) = verify_uncached(presented.token, inputs)?;
+            let exp = token.expiration().unwrap_or(i64::MAX);
+            let grace = token
+                .provider
+                .clock_skew_seconds
+                .saturating_add(config.internal_max_expired_seconds.unwrap_or(0));
+            let evict_after = exp.saturating_add(i64::try_from(grace).unwrap_or(i64::MAX));
+            cache.insert(
+                presented.digest,
+                CachedToken::new(
+                    token.provider_index,
+                    token.alg,
+                    Rc::clone(&token.claims),
+                    key_version,
+                    evict_after,
+                    presented.token.len(),
+                ),
+            );
+            token
+        }
+    };
+    // What depends on the request, checked on every use: a cached token may be presented in
+    // another place, or embedded for another audience.
+    if let Some(location) = location {
+        if !token.provider.locations.contains(location) {
+            return Err(TokenError::LocationNotAllowed);
+        }
+    }
+    check_audience(&token.claims.custom, token.provider, audience)?;
+    Ok(token)
+}
+
+/// The full check: structure, header, issuer, algorithm, key, signature, claim types and
+/// required claims. Returns the version of the remote keys that verified it, if they did.
+fn verify_uncached<'c>(
+    token: &str,
+    inputs: Inputs<'c, '_>,
+) -> Result<(VerifiedToken<'c>, Option<u64>), TokenError> {
+    let config = inputs.config;
     if token.len() > config.max_token_bytes {
         return Err(TokenError::TooLarge);
     }
@@ -192,16 +288,11 @@ pub fn verify<'c>(
         .position(|p| p.issuer == issuer)
         .ok_or(TokenError::UnknownIssuer)?;
     let provider = &config.providers[provider_index];
-    if let Some(location) = location {
-        if !provider.locations.contains(location) {
-            return Err(TokenError::LocationNotAllowed);
-        }
-    }
     let alg = Alg::from_name(untrusted.algorithm()).ok_or(TokenError::UnsupportedAlgorithm)?;
     if !provider.algorithms.contains(&alg) {
         return Err(TokenError::AlgorithmNotAllowed);
     }
-    let remote = fetched.remote_keys(provider_index);
+    let remote = inputs.fetched.remote_keys(provider_index);
     if provider.keys.is_empty() && remote.is_none() {
         return Err(TokenError::KeysUnavailable);
     }
@@ -222,13 +313,21 @@ pub fn verify<'c>(
         SignatureError::MalformedClaims => TokenError::Malformed,
     })?;
     let (_, claims) = trusted.into_parts();
-    check_claims(&claims, provider, audience)?;
-    Ok(VerifiedToken {
-        provider,
-        provider_index,
-        alg,
-        claims,
-    })
+    check_claims(&claims, provider)?;
+    let key_version = if provider.keys.holds(key) {
+        None
+    } else {
+        inputs.fetched.remote_version(provider_index)
+    };
+    Ok((
+        VerifiedToken {
+            provider,
+            provider_index,
+            alg,
+            claims: Rc::new(claims),
+        },
+        key_version,
+    ))
 }
 
 /// The JOSE header, parsed strictly: an object, no duplicate names, `alg` a string, and no
@@ -252,28 +351,12 @@ fn check_header(token: &str) -> Result<(), TokenError> {
     }
 }
 
-fn check_claims(
-    all: &Claims<ClaimSet>,
-    provider: &Provider,
-    audience: AudienceCheck<'_>,
-) -> Result<(), TokenError> {
+/// Claim types and required claims: facts of the token alone, checked once per token.
+fn check_claims(all: &Claims<ClaimSet>, provider: &Provider) -> Result<(), TokenError> {
     let claims = &all.custom;
     claims
         .check_registered_types()
         .map_err(|_| TokenError::Malformed)?;
-    let token_audiences = claims
-        .audiences()
-        .map_err(|_| TokenError::Malformed)?
-        .ok_or(TokenError::WrongAudience)?;
-    let allowed = match audience {
-        AudienceCheck::Provider => token_audiences
-            .iter()
-            .any(|aud| provider.audiences.iter().any(|allowed| allowed == aud)),
-        AudienceCheck::Exactly(expected) => token_audiences.contains(&expected),
-    };
-    if !allowed {
-        return Err(TokenError::WrongAudience);
-    }
     for name in &provider.required_claims {
         // jwt-compact holds the timestamps apart from the other claims.
         let present = match name.as_str() {
@@ -287,4 +370,27 @@ fn check_claims(
         }
     }
     Ok(())
+}
+
+/// The token's `aud` must overlap the audiences this use of it allows.
+fn check_audience(
+    claims: &ClaimSet,
+    provider: &Provider,
+    audience: AudienceCheck<'_>,
+) -> Result<(), TokenError> {
+    let token_audiences = claims
+        .audiences()
+        .map_err(|_| TokenError::Malformed)?
+        .ok_or(TokenError::WrongAudience)?;
+    let allowed = match audience {
+        AudienceCheck::Provider => token_audiences
+            .iter()
+            .any(|aud| provider.audiences.iter().any(|allowed| allowed == aud)),
+        AudienceCheck::Exactly(expected) => token_audiences.contains(&expected),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(TokenError::WrongAudience)
+    }
 }

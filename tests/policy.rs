@@ -1,6 +1,7 @@
 //! The whole decision, natively: `policy::evaluate` on real signed tokens with a fixed clock.
 //! Each case is named; every failing case is reported, not just the first.
 
+use jwt_relay::cache::TokenCache;
 use jwt_relay::config::FilterConfig;
 use jwt_relay::fetched::Fetched;
 use jwt_relay::policy::{evaluate, Decision, HeaderPlan, Request, Verdict};
@@ -122,6 +123,7 @@ fn run(config: &FilterConfig, call: &Call<'_>) -> Decision {
     evaluate(
         config,
         &Fetched::new(config),
+        &mut TokenCache::new(config.cache),
         &Request {
             headers: &headers,
             listener_role: call.role,
@@ -434,6 +436,7 @@ fn denials_carry_rfc_6750_challenges_without_token_content() {
         &cfg,
         &Call {
             token: Some(token.clone()),
+            extra_headers: vec![("x-jwt-sub", "spoofed")],
             ..Call::default()
         },
     );
@@ -452,6 +455,20 @@ fn denials_carry_rfc_6750_challenges_without_token_content() {
     );
     assert!(!denial.body.contains(&token[..20]) && !denial.body.contains("alice"));
     assert_eq!(strip, &vec!["x-jwt-sub".to_string()]);
+    let unspoofed = run(
+        &cfg,
+        &Call {
+            token: Some(token.clone()),
+            ..Call::default()
+        },
+    );
+    let Verdict::Deny { strip, .. } = &unspoofed.verdict else {
+        panic!("allowed")
+    };
+    assert!(
+        strip.is_empty(),
+        "nothing to strip, no host call: {strip:?}"
+    );
     assert_eq!(decision.facts.fingerprint.as_deref().map(str::len), Some(8));
 
     let missing = run(&cfg, &Call::default());
@@ -618,7 +635,8 @@ fn narrowing_forwards_only_the_embedded_token() {
     );
     let plan = allowed_plan(&decision);
     assert!(plan.remove.contains(&"authorization".to_string()));
-    assert!(plan.remove.contains(&"x-jwt-sub".to_string()));
+    // The client sent no x-jwt-sub, so there is nothing to remove; the set replaces anyway.
+    assert!(!plan.remove.contains(&"x-jwt-sub".to_string()));
     assert_eq!(
         plan.set,
         vec![
@@ -860,10 +878,18 @@ fn remote_config(revocation: Value) -> FilterConfig {
 
 fn fetched_keys(cfg: &FilterConfig, keys: &[&SigningKey]) -> Fetched {
     let mut fetched = Fetched::new(cfg);
+    install_keys(&mut fetched, keys);
+    fetched
+}
+
+/// Installs a JWKS as the host does, versioned by its content.
+fn install_keys(fetched: &mut Fetched, keys: &[&SigningKey]) {
     let body = jwks(keys).to_string();
     let parsed = jwt_relay::fetched::parse_remote_jwks(body.as_bytes(), 1 << 20).unwrap();
-    fetched.set_remote_keys(0, parsed.keys);
-    fetched
+    let version = body
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    fetched.set_remote_keys(0, parsed.keys, version);
 }
 
 fn run_with(
@@ -872,6 +898,19 @@ fn run_with(
     token: &str,
     cluster: &str,
     role: Option<&[u8]>,
+) -> Decision {
+    let mut cache = TokenCache::new(cfg.cache);
+    run_cached(cfg, fetched, &mut cache, token, cluster, role, NOW)
+}
+
+fn run_cached(
+    cfg: &FilterConfig,
+    fetched: &Fetched,
+    cache: &mut TokenCache,
+    token: &str,
+    cluster: &str,
+    role: Option<&[u8]>,
+    now: i64,
 ) -> Decision {
     let headers = vec![
         (":path".to_string(), b"/".to_vec()),
@@ -883,11 +922,12 @@ fn run_with(
     evaluate(
         cfg,
         fetched,
+        cache,
         &Request {
             headers: &headers,
             listener_role: role,
             cluster: Some(cluster),
-            now: NOW,
+            now,
         },
     )
 }
@@ -1053,6 +1093,130 @@ fn revoked_sessions_fail_on_every_role_including_embedded_tokens() {
         "its carrier alone passes",
         &run_with(&cfg, &fetched, &outer, "web", None),
         &Expect::Allow,
+        &mut failures,
+    );
+    assert_all_passed(&failures);
+}
+
+#[test]
+fn cached_tokens_are_rechecked_for_everything_that_can_change() {
+    let keys = demo_keys();
+    let cfg = remote_config(json!({"cluster": "idp", "path": "/revocations"}));
+    let mut fetched = fetched_keys(&cfg, &[&keys.ec, &keys.ed]);
+    revocations(&mut fetched, json!({"revoked": []}));
+    let mut cache = TokenCache::new(cfg.cache);
+    let session = with(claims(json!("api.example.com")), json!({"sid": "s1"}));
+    let token = sign_default(&keys.ec, &session).unwrap();
+    let mut failures = Vec::new();
+    let call =
+        |fetched: &Fetched, cache: &mut TokenCache, token: &str, now: i64, role: Option<&[u8]>| {
+            run_cached(&cfg, fetched, cache, token, "web", role, now)
+        };
+
+    check(
+        "first use verifies",
+        &call(&fetched, &mut cache, &token, NOW, None),
+        &Expect::Allow,
+        &mut failures,
+    );
+    if cache.len() != 1 {
+        failures.push(format!(
+            "a verified token is cached: {} entries",
+            cache.len()
+        ));
+    }
+    check(
+        "second use hits",
+        &call(&fetched, &mut cache, &token, NOW + 1, None),
+        &Expect::Allow,
+        &mut failures,
+    );
+    check(
+        "a hit still checks lifetime at the edge",
+        &call(&fetched, &mut cache, &token, NOW + 400, None),
+        &Expect::Deny(401, "expired"),
+        &mut failures,
+    );
+    check(
+        "and not on internal",
+        &call(&fetched, &mut cache, &token, NOW + 10, Some(b"internal")),
+        &Expect::Allow,
+        &mut failures,
+    );
+
+    revocations(
+        &mut fetched,
+        json!({"revoked": [{"sid": "s1", "revoked_at": NOW}]}),
+    );
+    check(
+        "a hit still checks revocation",
+        &call(&fetched, &mut cache, &token, NOW + 1, None),
+        &Expect::Deny(401, "revoked"),
+        &mut failures,
+    );
+    revocations(&mut fetched, json!({"revoked": []}));
+
+    // The key that verified the cached entry is rotated away: the entry must not vouch for it.
+    install_keys(&mut fetched, &[&keys.ed]);
+    check(
+        "rotated-away key",
+        &call(&fetched, &mut cache, &token, NOW + 1, None),
+        &Expect::Deny(401, "unknown_kid"),
+        &mut failures,
+    );
+
+    install_keys(&mut fetched, &[&keys.ec, &keys.ed]);
+    let forged = {
+        let parts: Vec<&str> = token.split('.').collect();
+        format!("{}.{}.{}", parts[0], parts[1], b64(&[7u8; 64]))
+    };
+    let before = cache.len();
+    check(
+        "bad signature",
+        &call(&fetched, &mut cache, &forged, NOW, None),
+        &Expect::Deny(401, "bad_signature"),
+        &mut failures,
+    );
+    check(
+        "bad signature again",
+        &call(&fetched, &mut cache, &forged, NOW, None),
+        &Expect::Deny(401, "bad_signature"),
+        &mut failures,
+    );
+    if cache.len() != before {
+        failures.push("an invalid token was cached".into());
+    }
+    assert_all_passed(&failures);
+}
+
+#[test]
+fn a_cached_token_is_checked_against_the_audience_of_each_use() {
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({}));
+    let fetched = Fetched::new(&cfg);
+    let mut cache = TokenCache::new(cfg.cache);
+    // Verified once as an embedded orders token, then presented directly at the edge.
+    let inner = narrowed_token(&keys, "orders", json!({}));
+    let outer = outer_with(&keys, json!({"orders": inner.clone()}), json!({}));
+    let mut failures = Vec::new();
+    check(
+        "narrowed",
+        &run_cached(
+            &cfg,
+            &fetched,
+            &mut cache,
+            &outer,
+            "orders_cluster",
+            None,
+            NOW,
+        ),
+        &Expect::Allow,
+        &mut failures,
+    );
+    check(
+        "embedded token presented at the edge",
+        &run_cached(&cfg, &fetched, &mut cache, &inner, "web", None, NOW),
+        &Expect::Deny(401, "wrong_audience"),
         &mut failures,
     );
     assert_all_passed(&failures);

@@ -1,0 +1,242 @@
+//! Verified-token cache, per VM: a token seen before skips parsing and the signature check.
+//!
+//! Only tokens whose signature, issuer and claim types verified are stored; a hit still goes
+//! through everything that can change between requests (location, audience, lifetime by role,
+//! revocation). Entries are keyed by SHA-256 of the token, so a different token can never hit
+//! another's entry; they leave when the token expires, when the remote keys that verified them
+//! change, or first-in-first-out when the entry or byte bound is reached, so a flood of unique
+//! tokens cannot grow memory past the bound.
+
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use jwt_compact::Claims;
+
+use crate::alg::Alg;
+use crate::claims::ClaimSet;
+
+pub type Digest = [u8; 32];
+
+/// Bytes accounted per entry beyond the token itself (map slot, claims structure).
+const ENTRY_OVERHEAD: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLimits {
+    pub max_entries: usize,
+    pub max_bytes: usize,
+}
+
+/// A verified token, as the cache keeps it.
+#[derive(Debug, Clone)]
+pub struct CachedToken {
+    pub provider_index: usize,
+    pub alg: Alg,
+    pub claims: Rc<Claims<ClaimSet>>,
+    /// The remote key set version that verified it; `None` when a local key did.
+    pub key_version: Option<u64>,
+    /// Unix seconds after which the entry is dropped.
+    pub evict_after: i64,
+    size: usize,
+}
+
+impl CachedToken {
+    pub fn new(
+        provider_index: usize,
+        alg: Alg,
+        claims: Rc<Claims<ClaimSet>>,
+        key_version: Option<u64>,
+        evict_after: i64,
+        token_len: usize,
+    ) -> CachedToken {
+        CachedToken {
+            provider_index,
+            alg,
+            claims,
+            key_version,
+            evict_after,
+            // The parsed claims take about as much again as the encoded token.
+            size: token_len.saturating_mul(2).saturating_add(ENTRY_OVERHEAD),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct TokenCache {
+    limits: CacheLimits,
+    entries: HashMap<Digest, CachedToken>,
+    order: VecDeque<Digest>,
+    bytes: usize,
+}
+
+impl TokenCache {
+    pub fn new(limits: CacheLimits) -> TokenCache {
+        TokenCache {
+            limits,
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The entry for `digest`, unless it has expired or its remote keys have changed since
+    /// (`key_version` gives the current version of a provider's remote keys).
+    pub fn get(
+        &mut self,
+        digest: &Digest,
+        now: i64,
+        key_version: impl Fn(usize) -> Option<u64>,
+    ) -> Option<&CachedToken> {
+        let stale = match self.entries.get(digest) {
+            None => return None,
+            Some(entry) => {
+                now > entry.evict_after
+                    || entry
+                        .key_version
+                        .is_some_and(|version| key_version(entry.provider_index) != Some(version))
+            }
+        };
+        if stale {
+            self.remove(digest);
+            return None;
+        }
+        self.entries.get(digest)
+    }
+
+    pub fn insert(&mut self, digest: Digest, entry: CachedToken) {
+        if self.limits.max_entries == 0 || entry.size > self.limits.max_bytes {
+            return;
+        }
+        self.remove(&digest);
+        while self.entries.len() >= self.limits.max_entries
+            || self.bytes.saturating_add(entry.size) > self.limits.max_bytes
+        {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            self.remove(&oldest);
+        }
+        self.bytes = self.bytes.saturating_add(entry.size);
+        self.entries.insert(digest, entry);
+        self.order.push_back(digest);
+        // Keys of entries dropped out of order (expired, re-keyed) linger in `order`; keep it
+        // from outgrowing the map.
+        if self.order.len() > self.limits.max_entries.saturating_mul(2) {
+            let entries = &self.entries;
+            self.order.retain(|key| entries.contains_key(key));
+        }
+    }
+
+    fn remove(&mut self, digest: &Digest) {
+        if let Some(entry) = self.entries.remove(digest) {
+            self.bytes = self.bytes.saturating_sub(entry.size);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key_version: Option<u64>, evict_after: i64, token_len: usize) -> CachedToken {
+        CachedToken::new(
+            0,
+            Alg::Rs256,
+            Rc::new(Claims::new(ClaimSet::default())),
+            key_version,
+            evict_after,
+            token_len,
+        )
+    }
+
+    fn digest(n: u32) -> Digest {
+        let mut d = [0u8; 32];
+        d[..4].copy_from_slice(&n.to_be_bytes());
+        d
+    }
+
+    fn limits(max_entries: usize, max_bytes: usize) -> CacheLimits {
+        CacheLimits {
+            max_entries,
+            max_bytes,
+        }
+    }
+
+    #[test]
+    fn hits_until_expiry() {
+        let mut cache = TokenCache::new(limits(10, 1 << 20));
+        cache.insert(digest(1), entry(None, 100, 500));
+        assert!(cache.get(&digest(1), 100, |_| None).is_some());
+        assert!(cache.get(&digest(2), 100, |_| None).is_none());
+        assert!(cache.get(&digest(1), 101, |_| None).is_none());
+        assert!(cache.is_empty(), "expired entries leave");
+        assert_eq!(cache.bytes(), 0);
+    }
+
+    #[test]
+    fn changed_remote_keys_invalidate() {
+        let mut cache = TokenCache::new(limits(10, 1 << 20));
+        cache.insert(digest(1), entry(Some(7), 100, 500));
+        assert!(cache.get(&digest(1), 0, |_| Some(7)).is_some());
+        assert!(cache.get(&digest(1), 0, |_| Some(8)).is_none());
+        assert!(
+            cache.get(&digest(1), 0, |_| Some(7)).is_none(),
+            "gone for good"
+        );
+        cache.insert(digest(2), entry(None, 100, 500));
+        assert!(
+            cache.get(&digest(2), 0, |_| Some(9)).is_some(),
+            "local keys never change"
+        );
+    }
+
+    #[test]
+    fn a_flood_of_unique_tokens_stays_within_both_bounds() {
+        let mut cache = TokenCache::new(limits(100, 60_000));
+        for n in 0..10_000 {
+            cache.insert(digest(n), entry(None, i64::MAX, 400));
+            assert!(cache.len() <= 100);
+            assert!(cache.bytes() <= 60_000);
+        }
+        assert!(
+            cache.get(&digest(9_999), 0, |_| None).is_some(),
+            "newest kept"
+        );
+        assert!(
+            cache.get(&digest(0), 0, |_| None).is_none(),
+            "oldest evicted"
+        );
+        assert!(cache.order.len() <= 200);
+    }
+
+    #[test]
+    fn zero_entries_disables_and_oversize_entries_are_skipped() {
+        let mut off = TokenCache::new(limits(0, 1 << 20));
+        off.insert(digest(1), entry(None, 100, 10));
+        assert!(off.is_empty());
+        let mut small = TokenCache::new(limits(10, 1000));
+        small.insert(digest(1), entry(None, 100, 5000));
+        assert!(small.is_empty());
+    }
+
+    #[test]
+    fn reinserting_does_not_double_count() {
+        let mut cache = TokenCache::new(limits(10, 1 << 20));
+        cache.insert(digest(1), entry(None, 100, 100));
+        let once = cache.bytes();
+        cache.insert(digest(1), entry(None, 100, 100));
+        assert_eq!(cache.bytes(), once);
+        assert_eq!(cache.len(), 1);
+    }
+}
