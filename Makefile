@@ -27,7 +27,7 @@ endif
 # Bootstrap configs in envoy/ (docker-compose files are not Envoy configs).
 ENVOY_CONFIGS := $(filter-out %compose.yaml %compose.yml,$(wildcard envoy/*.yaml envoy/*.yml))
 
-.PHONY: help build wasm-target envoy test lint validate run demo clean distclean
+.PHONY: help build wasm-target envoy test lint validate run demo bench clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -83,6 +83,11 @@ run: build envoy ## Envoy with envoy/demo.yaml in the foreground, plus the echo 
 
 demo: build envoy ## Walk through the scenarios with curl (envoy/demo.sh)
 	ENVOY_BIN='$(ENVOY_BIN)' bash envoy/demo.sh
+
+# Not a test: timed, minutes long, and it rewrites BENCHMARKS.md. BENCH_DURATION, BENCH_RUNS etc.:
+# see bench/run.sh.
+bench: ## Benchmark against native jwt_authn with wrk (bench/run.sh); writes BENCHMARKS.md
+	bash bench/run.sh
 
 clean: ## Remove build outputs
 	cargo clean
