@@ -1,6 +1,6 @@
 //! The claim set `mint` puts in a token, and the narrowed copy it embeds for one inner audience.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::{Map, Value};
 
 /// Registered claims as `mint` sets them, plus free-form extras.
@@ -82,6 +82,95 @@ impl Lifetime {
         let nbf = self.nbf_offset.map(|offset| now.saturating_add(offset));
         let exp = now.saturating_add(self.exp_offset.unwrap_or(self.ttl));
         (iat, nbf, exp)
+    }
+}
+
+/// `exp = now + DEFAULT_TTL` unless a lifetime is given.
+pub const DEFAULT_TTL: i64 = 300;
+
+/// What `mint`'s flags say about the claims: `None` or empty means the flag was not given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClaimFlags {
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    pub aud: Vec<String>,
+    pub sid: Option<String>,
+    pub ttl: Option<i64>,
+    pub iat_offset: Option<i64>,
+    pub nbf_offset: Option<i64>,
+    pub exp_offset: Option<i64>,
+    /// `--claim NAME=JSON`, applied last.
+    pub extra: Vec<(String, Value)>,
+}
+
+/// The claims of a token minted at `now`: `base` (from `--claims-json`, or empty), then every
+/// claim a flag sets, then the `--claim` extras. `iat` and `exp` come from the lifetime flags
+/// when given, else from `base`, else `iat = now` and `exp = now + DEFAULT_TTL`.
+pub fn merge(base: Map<String, Value>, flags: ClaimFlags, now: i64) -> Result<ClaimSet> {
+    let mut claims = base;
+    let mut set = |name: &str, value: Value| {
+        claims.insert(name.to_owned(), value);
+    };
+    if let Some(iss) = flags.iss.clone() {
+        set("iss", iss.into());
+    }
+    if let Some(sub) = flags.sub {
+        set("sub", sub.into());
+    }
+    match flags.aud.as_slice() {
+        [] => {}
+        [one] => set("aud", one.clone().into()),
+        many => set("aud", many.to_vec().into()),
+    }
+    if let Some(sid) = flags.sid {
+        set("sid", sid.into());
+    }
+    let lifetime = Lifetime {
+        ttl: flags.ttl.unwrap_or(DEFAULT_TTL),
+        iat_offset: flags.iat_offset.unwrap_or(0),
+        nbf_offset: flags.nbf_offset,
+        exp_offset: flags.exp_offset,
+    };
+    let (iat, nbf, exp) = lifetime.at(now);
+    if flags.iat_offset.is_some() || !claims.contains_key("iat") {
+        claims.insert("iat".to_owned(), iat.into());
+    }
+    if let Some(nbf) = nbf {
+        claims.insert("nbf".to_owned(), nbf.into());
+    }
+    let exp_given = flags.ttl.is_some() || flags.exp_offset.is_some();
+    if exp_given || !claims.contains_key("exp") {
+        claims.insert("exp".to_owned(), exp.into());
+    }
+    claims.extend(flags.extra);
+
+    let iss = match (claims.get("iss"), flags.iss) {
+        (Some(Value::String(iss)), _) => iss.clone(),
+        // An odd `iss` from --claim, for a negative test: the flag's value is the issuer of
+        // any narrowed token.
+        (_, Some(iss)) => iss,
+        (None, None) => bail!("--iss is required (or an \"iss\" in --claims-json)"),
+        (Some(other), None) => bail!("\"iss\" must be a string, got {other}"),
+    };
+    // Typed copies for narrowing; `extra` holds every claim as it is, so the token carries
+    // exactly `claims`, odd values included.
+    Ok(ClaimSet {
+        iss,
+        sub: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+        aud: Vec::new(),
+        iat: claims.get("iat").and_then(Value::as_i64).unwrap_or(iat),
+        nbf: None,
+        exp: claims.get("exp").and_then(Value::as_i64).unwrap_or(exp),
+        sid: None,
+        extra: claims,
+    })
+}
+
+/// Parses the `--claims-json` document: a JSON object of claims.
+pub fn parse_claims_json(text: &str) -> Result<Map<String, Value>> {
+    match serde_json::from_str(text).context("not JSON")? {
+        Value::Object(claims) => Ok(claims),
+        other => bail!("expected a JSON object of claims, got {other}"),
     }
 }
 
@@ -167,6 +256,91 @@ mod tests {
         lifetime.nbf_offset = Some(5);
         lifetime.exp_offset = Some(-60);
         assert_eq!(lifetime.at(1_000), (990, Some(1_005), 940));
+    }
+
+    fn flags() -> ClaimFlags {
+        ClaimFlags {
+            iss: Some("https://issuer.test".into()),
+            sub: Some("alice".into()),
+            aud: vec!["edge".into()],
+            ..ClaimFlags::default()
+        }
+    }
+
+    #[test]
+    fn merge_without_a_base_is_what_the_flags_say() {
+        let merged = merge(Map::new(), flags(), 1_000).unwrap();
+        assert_eq!(
+            merged.to_json(),
+            json!({ "iss": "https://issuer.test", "sub": "alice", "aud": "edge",
+                    "iat": 1_000, "exp": 1_300 })
+        );
+        let mut many = flags();
+        many.aud.push("billing".into());
+        many.sid = Some("s-1".into());
+        many.nbf_offset = Some(-5);
+        many.exp_offset = Some(-60);
+        many.extra = vec![("exp".into(), json!("soon"))];
+        let merged = merge(Map::new(), many, 1_000).unwrap();
+        assert_eq!(
+            merged.to_json(),
+            json!({ "iss": "https://issuer.test", "sub": "alice", "aud": ["edge", "billing"],
+                    "iat": 1_000, "nbf": 995, "exp": "soon", "sid": "s-1" })
+        );
+        // The narrowed tokens still get a numeric exp.
+        assert_eq!(merged.exp, 940);
+    }
+
+    #[test]
+    fn merge_keeps_the_base_unless_a_flag_says_otherwise() {
+        let base = parse_claims_json(
+            r#"{"iss": "https://base.test", "sub": "bob", "aud": ["x"], "iat": 10, "exp": 20,
+                "roles": ["admin"]}"#,
+        )
+        .unwrap();
+        let kept = merge(
+            base.clone(),
+            ClaimFlags {
+                extra: vec![("tier".into(), json!(2))],
+                ..ClaimFlags::default()
+            },
+            1_000,
+        )
+        .unwrap();
+        assert_eq!(
+            kept.to_json(),
+            json!({ "iss": "https://base.test", "sub": "bob", "aud": ["x"], "iat": 10,
+                    "exp": 20, "roles": ["admin"], "tier": 2 })
+        );
+        assert_eq!((kept.iss.as_str(), kept.exp), ("https://base.test", 20));
+
+        let overridden = merge(
+            base,
+            ClaimFlags {
+                ttl: Some(60),
+                ..flags()
+            },
+            1_000,
+        )
+        .unwrap();
+        assert_eq!(
+            overridden.to_json(),
+            json!({ "iss": "https://issuer.test", "sub": "alice", "aud": "edge", "iat": 10,
+                    "exp": 1_060, "roles": ["admin"] })
+        );
+    }
+
+    #[test]
+    fn merge_needs_an_issuer_and_the_base_must_be_an_object() {
+        let err = merge(Map::new(), ClaimFlags::default(), 0).unwrap_err();
+        assert!(err.to_string().contains("--iss"), "{err}");
+        let odd = parse_claims_json(r#"{"iss": 7}"#).unwrap();
+        assert!(merge(odd, ClaimFlags::default(), 0).is_err());
+        assert!(parse_claims_json("[1]")
+            .unwrap_err()
+            .to_string()
+            .contains("JSON object"));
+        assert!(parse_claims_json("{").is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! a verifier is configured with.
 
 mod jwk;
+mod pem;
 
 use std::{fmt, fs, path::Path};
 
@@ -167,6 +168,16 @@ impl SigningKey {
     /// For an HMAC key this is the secret itself: HS* verification needs it.
     pub fn public_jwk(&self) -> Value {
         jwk::public(self)
+    }
+
+    /// The private key as PKCS#8 PEM (`BEGIN PRIVATE KEY`); an error for HMAC keys.
+    pub fn private_pem(&self) -> Result<String> {
+        pem::private(self)
+    }
+
+    /// The public key as SPKI PEM (`BEGIN PUBLIC KEY`); an error for HMAC keys.
+    pub fn public_pem(&self) -> Result<String> {
+        pem::public(self)
     }
 
     pub(crate) fn material(&self) -> &Material {

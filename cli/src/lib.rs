@@ -9,9 +9,11 @@
 // Tests may unwrap: a panic there is a failed assertion with a location.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod check;
 pub mod claims;
 pub mod echo;
 pub mod idp;
+pub mod inspect;
 pub mod keys;
 pub mod mint;
 pub mod token;

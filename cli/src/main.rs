@@ -1,7 +1,13 @@
 //! `jwt-relay-cli`: argument parsing and output only; the work is in the library.
 //! Exit codes: 0 success, 1 failure, 2 usage error (clap's own).
 
-use std::{fs, io::Write, path::Path, path::PathBuf, process::ExitCode};
+use std::{
+    fs,
+    io::{self, Read as _, Write},
+    path::Path,
+    path::PathBuf,
+    process::ExitCode,
+};
 
 use anyhow::{bail, Context, Result};
 use clap::{
@@ -9,9 +15,11 @@ use clap::{
     Args, Parser, Subcommand, ValueEnum,
 };
 use jwt_relay_cli::{
-    claims::{self, ClaimSet, Lifetime},
+    check,
+    claims::{self, ClaimFlags},
     echo,
     idp::{self, StubIdp},
+    inspect,
     keys::{self, KeyKind, SigningKey},
     mint::{self, Embeds},
     token,
@@ -22,7 +30,7 @@ use serde_json::Value;
 #[command(
     name = "jwt-relay-cli",
     version,
-    about = "Keys, tokens and an echo upstream for testing and demoing jwt-relay"
+    about = "Keys, tokens, config checks and demo services for jwt-relay"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,12 +39,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate a signing key and write it as a private JWK
+    /// Generate a signing key: a private JWK, optionally PEM files and the public JWKS
     Keygen(KeygenArgs),
     /// Print the public JWKS of private JWK files
     Jwks(JwksArgs),
     /// Mint one signed JWT and print it
     Mint(Box<MintArgs>),
+    /// Decode a token and explain what jwt-relay would check (verifies only with --jwks)
+    Inspect(InspectArgs),
+    /// Check jwt-relay configurations with the filter's own parser: the plugin JSON, Envoy
+    /// configs, Istio WasmPlugins, Envoy Gateway EnvoyExtensionPolicies
+    CheckConfig(CheckConfigArgs),
     /// Run the echo upstream in the foreground
     Echo(EchoArgs),
     /// Run a stub identity service in the foreground: JWKS, revocation feed, control API
@@ -56,6 +69,15 @@ struct KeygenArgs {
     /// Write the private JWK to FILE (created with mode 0600) instead of stdout
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Also write the private key as PKCS#8 PEM to FILE (mode 0600); not for --kind hmac
+    #[arg(long, value_name = "FILE")]
+    pem: Option<PathBuf>,
+    /// Also write the public key as SPKI PEM to FILE; not for --kind hmac
+    #[arg(long, value_name = "FILE")]
+    public_pem: Option<PathBuf>,
+    /// Print the public JWKS on stdout (the private JWK then needs --out)
+    #[arg(long, requires = "out")]
+    jwks: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,21 +119,21 @@ struct MintArgs {
     /// Signing alg [default: the key's own "alg"]
     #[arg(long, value_parser = PossibleValuesParser::new(token::ALGORITHMS))]
     alg: Option<String>,
-    /// Issuer ("iss")
-    #[arg(long)]
-    iss: String,
+    /// Issuer ("iss"); required unless --claims-json has one
+    #[arg(long, required_unless_present = "claims_json")]
+    iss: Option<String>,
     /// Subject ("sub")
     #[arg(long)]
     sub: Option<String>,
     /// Audience; repeat for several ("aud" becomes an array)
     #[arg(long, value_name = "AUD")]
     aud: Vec<String>,
-    /// Lifetime: exp = now + SECONDS
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
-    ttl: i64,
-    /// iat = now + S (negative: issued in the past)
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    iat_offset: i64,
+    /// Lifetime: exp = now + SECONDS [default: 300, unless --claims-json has an exp]
+    #[arg(long, value_name = "SECONDS")]
+    ttl: Option<i64>,
+    /// iat = now + S (negative: issued in the past) [default: 0, unless --claims-json has an iat]
+    #[arg(long, value_name = "S")]
+    iat_offset: Option<i64>,
     /// Add nbf = now + S
     #[arg(long, value_name = "S")]
     nbf_offset: Option<i64>,
@@ -121,6 +143,9 @@ struct MintArgs {
     /// Session id ("sid")
     #[arg(long)]
     sid: Option<String>,
+    /// Claims from a JSON object in FILE ("-": stdin); the flags above and --claim override them
+    #[arg(long, value_name = "FILE|-")]
+    claims_json: Option<String>,
     /// Extra claim; the value is parsed as JSON, else taken as a string. Applied last, so it
     /// can replace any claim above
     #[arg(long = "claim", value_name = "NAME=JSON", value_parser = parse_assignment)]
@@ -141,6 +166,29 @@ struct MintArgs {
     /// Cap the --embed tokens' lifetime at SECONDS from now
     #[arg(long, value_name = "SECONDS", requires = "embed")]
     embed_ttl: Option<i64>,
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+struct InspectArgs {
+    /// The token ("-": read it from stdin); a "Bearer " prefix is ignored
+    #[arg(value_name = "TOKEN|-")]
+    token: String,
+    /// Verify signatures against this JWKS (or a single public or private JWK), with the
+    /// filter's own key selection and verification
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<PathBuf>,
+    /// Judge times as of this unix time [default: now]
+    #[arg(long, value_name = "UNIX")]
+    now: Option<i64>,
+}
+
+#[derive(Args)]
+struct CheckConfigArgs {
+    /// Files to check ("-": stdin): the plugin's JSON, an Envoy config (every jwt_relay Wasm
+    /// filter in it), or Kubernetes YAML (Istio WasmPlugin, Envoy Gateway EnvoyExtensionPolicy)
+    #[arg(value_name = "FILE|-", default_value = "-")]
+    files: Vec<String>,
 }
 
 #[derive(Args)]
@@ -196,6 +244,8 @@ fn run(command: Command) -> Result<()> {
         Command::Keygen(args) => keygen(args),
         Command::Jwks(args) => print_jwks(&args.files),
         Command::Mint(args) => mint_token(*args),
+        Command::Inspect(args) => inspect_token(&args),
+        Command::CheckConfig(args) => check_configs(&args.files),
         Command::Echo(args) => echo::serve_forever(&args.listen),
         Command::Serve(args) => serve_idp(&args),
         Command::Revoke(args) => revoke(&args),
@@ -204,15 +254,109 @@ fn run(command: Command) -> Result<()> {
 
 fn keygen(args: KeygenArgs) -> Result<()> {
     let key = SigningKey::generate(args.kind.into(), &args.kid)?;
+    // Every output is prepared before any file is written, so a refusal writes nothing.
+    let private_pem = match &args.pem {
+        Some(_) => Some(key.private_pem().context("--pem")?),
+        None => None,
+    };
+    let public_pem = match &args.public_pem {
+        Some(_) => Some(key.public_pem().context("--public-pem")?),
+        None => None,
+    };
     let text = pretty(&key.to_private_jwk())?;
     match &args.out {
         Some(path) => write_private(path, &text)
-            .with_context(|| format!("--out {}: cannot write the key", path.display())),
-        None => {
-            print!("{text}");
-            Ok(())
+            .with_context(|| format!("--out {}: cannot write the key", path.display()))?,
+        None => print!("{text}"),
+    }
+    if let (Some(path), Some(pem)) = (&args.pem, private_pem) {
+        write_private(path, &pem)
+            .with_context(|| format!("--pem {}: cannot write the key", path.display()))?;
+    }
+    if let (Some(path), Some(pem)) = (&args.public_pem, public_pem) {
+        fs::write(path, pem)
+            .with_context(|| format!("--public-pem {}: cannot write the key", path.display()))?;
+    }
+    if args.jwks {
+        print!("{}", pretty(&keys::jwks(&[&key]))?);
+    }
+    Ok(())
+}
+
+/// The text of FILE, or of stdin for "-".
+fn read_input(source: &str) -> Result<String> {
+    if source == "-" {
+        let mut text = String::new();
+        io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read stdin")?;
+        Ok(text)
+    } else {
+        fs::read_to_string(source).with_context(|| format!("cannot read {source}"))
+    }
+}
+
+fn inspect_token(args: &InspectArgs) -> Result<()> {
+    let text = if args.token == "-" {
+        read_input("-").context("TOKEN")?
+    } else {
+        args.token.clone()
+    };
+    let token = text.trim();
+    let token = match token.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => token[7..].trim_start(),
+        _ => token,
+    };
+    let jwks = match &args.jwks {
+        Some(path) => {
+            let text = fs::read_to_string(path)
+                .with_context(|| format!("--jwks {}: cannot read it", path.display()))?;
+            Some(
+                inspect::load_jwks(&text)
+                    .with_context(|| format!("--jwks {}: not a usable JWKS", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let now = args.now.unwrap_or_else(token::now);
+    print!(
+        "{}",
+        inspect::inspect(token, now, jwks.as_ref()).context("TOKEN")?
+    );
+    Ok(())
+}
+
+fn check_configs(files: &[String]) -> Result<()> {
+    let (mut checked, mut refused) = (0, 0);
+    for file in files {
+        let name = if file == "-" { "stdin" } else { file.as_str() };
+        let outcomes = read_input(file).and_then(|text| check::check_text(&text));
+        let outcomes = match outcomes {
+            Ok(outcomes) => outcomes,
+            Err(err) => {
+                eprintln!("error: {name}: {err:#}");
+                refused += 1;
+                continue;
+            }
+        };
+        for outcome in outcomes {
+            checked += 1;
+            match outcome.result {
+                Ok(summary) => println!("ok: {name}: {}: {summary}", outcome.location),
+                Err(problem) => {
+                    refused += 1;
+                    eprintln!("error: {name}: {}: {problem}", outcome.location);
+                }
+            }
         }
     }
+    if refused > 0 {
+        bail!(
+            "{refused} problem(s) in {} file(s), {checked} configuration(s) found",
+            files.len()
+        );
+    }
+    Ok(())
 }
 
 fn print_jwks(files: &[PathBuf]) -> Result<()> {
@@ -281,24 +425,25 @@ fn mint_token(args: MintArgs) -> Result<()> {
         None => None,
     };
 
+    let base = match &args.claims_json {
+        Some(source) => read_input(source)
+            .and_then(|text| claims::parse_claims_json(&text))
+            .with_context(|| format!("--claims-json {source}"))?,
+        None => Default::default(),
+    };
     let now = token::now();
-    let lifetime = Lifetime {
+    let flags = ClaimFlags {
+        iss: args.iss,
+        sub: args.sub,
+        aud: args.aud,
+        sid: args.sid,
         ttl: args.ttl,
         iat_offset: args.iat_offset,
         nbf_offset: args.nbf_offset,
         exp_offset: args.exp_offset,
+        extra: args.claims,
     };
-    let (iat, nbf, exp) = lifetime.at(now);
-    let claims = ClaimSet {
-        iss: args.iss,
-        sub: args.sub,
-        aud: args.aud,
-        iat,
-        nbf,
-        exp,
-        sid: args.sid,
-        extra: args.claims.into_iter().collect(),
-    };
+    let claims = claims::merge(base, flags, now)?;
     let embeds = Embeds {
         audiences: args.embed,
         tokens: args.embed_tokens,
