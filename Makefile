@@ -27,7 +27,7 @@ endif
 # Bootstrap configs in envoy/ (docker-compose files are not Envoy configs).
 ENVOY_CONFIGS := $(filter-out %compose.yaml %compose.yml,$(wildcard envoy/*.yaml envoy/*.yml))
 
-.PHONY: help build wasm-target envoy test lint validate run demo bench clean distclean
+.PHONY: help build wasm-target envoy test lint validate run demo bench image cli-image clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -88,6 +88,25 @@ demo: build envoy ## Walk through the scenarios with curl (envoy/demo.sh)
 # see bench/run.sh.
 bench: ## Benchmark against native jwt_authn with wrk (bench/run.sh); writes BENCHMARKS.md
 	bash bench/run.sh
+
+# OCI images; they need a Docker engine (`make test` checks their Dockerfiles' inputs, not a build).
+VERSION     := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+IMAGE       ?= jwt-relay:$(VERSION)
+CLI_IMAGE   ?= jwt-relay-cli:dev
+DOCKER      ?= docker
+
+# The layout Istio and Envoy Gateway pull: FROM scratch, one layer, /plugin.wasm. The build
+# context is a fresh directory holding only the .wasm, named plugin.wasm.
+image: build ## OCI image of the plugin (deploy/plugin.Dockerfile): IMAGE=registry/jwt-relay:TAG
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "error: no Docker engine ('$(DOCKER) info' fails); the image needs one" >&2; exit 1; }
+	@set -e; ctx=$$(mktemp -d); trap 'rm -rf "$$ctx"' EXIT; \
+	cp '$(WASM)' "$$ctx/plugin.wasm"; \
+	$(DOCKER) build -f deploy/plugin.Dockerfile -t '$(IMAGE)' "$$ctx"; \
+	echo "$(IMAGE): push it, then point a WasmPlugin (url: oci://$(IMAGE)) or an EnvoyExtensionPolicy (image.url: $(IMAGE)) at it"
+
+cli-image: ## jwt-relay-cli image, built from source (deploy/cli.Dockerfile): CLI_IMAGE=...
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "error: no Docker engine ('$(DOCKER) info' fails); the image needs one" >&2; exit 1; }
+	$(DOCKER) build -f deploy/cli.Dockerfile -t '$(CLI_IMAGE)' .
 
 clean: ## Remove build outputs
 	cargo clean
