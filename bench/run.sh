@@ -341,7 +341,7 @@ EOF
 }
 
 # One run of a configuration and workload. A run during which other processes took more than
-# BENCH_NOISY of a core is set aside (kept as <run>.noisy-<n>) and done again, as long as the
+# BENCH_NOISY of a core is set aside (kept as <run>.noisy-1) and done once more, as long as the
 # bench's re-run budget lasts.
 one_run() {
   local config=$1 workload=$2 run=$3
@@ -360,7 +360,8 @@ one_run() {
         return
         ;;
       4)
-        [[ $RERUNS_LEFT -gt 0 ]] || return
+        # Once per run: under a lasting load, a second try rarely fares better.
+        [[ $RERUNS_LEFT -gt 0 && $attempt -eq 0 ]] || return 0
         attempt=$((attempt + 1)) RERUNS_LEFT=$((RERUNS_LEFT - 1))
         mv "$dir" "$dir.noisy-$attempt"
         log "  other processes took the cores: running it again ($RERUNS_LEFT re-runs left)"
