@@ -2,8 +2,10 @@
 //!
 //! Only tokens whose signature, issuer and claim types verified are stored; a hit still goes
 //! through everything that can change between requests (location, audience, lifetime by role,
-//! revocation). Entries are keyed by SHA-256 of the token, so a different token can never hit
-//! another's entry; they leave when the token expires, when the remote keys that verified them
+//! revocation). Entries are keyed by the token itself — a hit is an exact match of the whole
+//! token, so a different token can never use another's entry, and no digest is computed on the
+//! request path (std's `HashMap` hashes with a per-process random key, so keys cannot be chosen
+//! to collide). Entries leave when the token expires, when the remote keys that verified them
 //! change, or first-in-first-out when the entry or byte bound is reached, so a flood of unique
 //! tokens cannot grow memory past the bound.
 
@@ -14,8 +16,6 @@ use jwt_compact::Claims;
 
 use crate::alg::Alg;
 use crate::claims::ClaimSet;
-
-pub type Digest = [u8; 32];
 
 /// Bytes accounted per entry beyond the token itself (map slot, claims structure).
 const ENTRY_OVERHEAD: usize = 256;
@@ -54,7 +54,7 @@ impl CachedToken {
             claims,
             key_version,
             evict_after,
-            // The parsed claims take about as much again as the encoded token.
+            // The key holds the token; the parsed claims take about as much again.
             size: token_len.saturating_mul(2).saturating_add(ENTRY_OVERHEAD),
         }
     }
@@ -63,8 +63,8 @@ impl CachedToken {
 #[derive(Debug)]
 pub struct TokenCache {
     limits: CacheLimits,
-    entries: HashMap<Digest, CachedToken>,
-    order: VecDeque<Digest>,
+    entries: HashMap<Rc<str>, CachedToken>,
+    order: VecDeque<Rc<str>>,
     bytes: usize,
 }
 
@@ -94,11 +94,11 @@ impl TokenCache {
     /// (`key_version` gives the current version of a provider's remote keys).
     pub fn get(
         &mut self,
-        digest: &Digest,
+        token: &str,
         now: i64,
         key_version: impl Fn(usize) -> Option<u64>,
     ) -> Option<&CachedToken> {
-        let stale = match self.entries.get(digest) {
+        let stale = match self.entries.get(token) {
             None => return None,
             Some(entry) => {
                 now > entry.evict_after
@@ -108,17 +108,17 @@ impl TokenCache {
             }
         };
         if stale {
-            self.remove(digest);
+            self.remove(token);
             return None;
         }
-        self.entries.get(digest)
+        self.entries.get(token)
     }
 
-    pub fn insert(&mut self, digest: Digest, entry: CachedToken) {
+    pub fn insert(&mut self, token: &str, entry: CachedToken) {
         if self.limits.max_entries == 0 || entry.size > self.limits.max_bytes {
             return;
         }
-        self.remove(&digest);
+        self.remove(token);
         while self.entries.len() >= self.limits.max_entries
             || self.bytes.saturating_add(entry.size) > self.limits.max_bytes
         {
@@ -128,8 +128,9 @@ impl TokenCache {
             self.remove(&oldest);
         }
         self.bytes = self.bytes.saturating_add(entry.size);
-        self.entries.insert(digest, entry);
-        self.order.push_back(digest);
+        let key: Rc<str> = Rc::from(token);
+        self.entries.insert(Rc::clone(&key), entry);
+        self.order.push_back(key);
         // Keys of entries dropped out of order (expired, re-keyed) linger in `order`; keep it
         // from outgrowing the map.
         if self.order.len() > self.limits.max_entries.saturating_mul(2) {
@@ -138,8 +139,8 @@ impl TokenCache {
         }
     }
 
-    fn remove(&mut self, digest: &Digest) {
-        if let Some(entry) = self.entries.remove(digest) {
+    fn remove(&mut self, token: &str) {
+        if let Some(entry) = self.entries.remove(token) {
             self.bytes = self.bytes.saturating_sub(entry.size);
         }
     }
@@ -160,10 +161,8 @@ mod tests {
         )
     }
 
-    fn digest(n: u32) -> Digest {
-        let mut d = [0u8; 32];
-        d[..4].copy_from_slice(&n.to_be_bytes());
-        d
+    fn token(n: u32) -> String {
+        format!("token-{n}")
     }
 
     fn limits(max_entries: usize, max_bytes: usize) -> CacheLimits {
@@ -176,10 +175,10 @@ mod tests {
     #[test]
     fn hits_until_expiry() {
         let mut cache = TokenCache::new(limits(10, 1 << 20));
-        cache.insert(digest(1), entry(None, 100, 500));
-        assert!(cache.get(&digest(1), 100, |_| None).is_some());
-        assert!(cache.get(&digest(2), 100, |_| None).is_none());
-        assert!(cache.get(&digest(1), 101, |_| None).is_none());
+        cache.insert(&token(1), entry(None, 100, 500));
+        assert!(cache.get(&token(1), 100, |_| None).is_some());
+        assert!(cache.get(&token(2), 100, |_| None).is_none());
+        assert!(cache.get(&token(1), 101, |_| None).is_none());
         assert!(cache.is_empty(), "expired entries leave");
         assert_eq!(cache.bytes(), 0);
     }
@@ -187,16 +186,16 @@ mod tests {
     #[test]
     fn changed_remote_keys_invalidate() {
         let mut cache = TokenCache::new(limits(10, 1 << 20));
-        cache.insert(digest(1), entry(Some(7), 100, 500));
-        assert!(cache.get(&digest(1), 0, |_| Some(7)).is_some());
-        assert!(cache.get(&digest(1), 0, |_| Some(8)).is_none());
+        cache.insert(&token(1), entry(Some(7), 100, 500));
+        assert!(cache.get(&token(1), 0, |_| Some(7)).is_some());
+        assert!(cache.get(&token(1), 0, |_| Some(8)).is_none());
         assert!(
-            cache.get(&digest(1), 0, |_| Some(7)).is_none(),
+            cache.get(&token(1), 0, |_| Some(7)).is_none(),
             "gone for good"
         );
-        cache.insert(digest(2), entry(None, 100, 500));
+        cache.insert(&token(2), entry(None, 100, 500));
         assert!(
-            cache.get(&digest(2), 0, |_| Some(9)).is_some(),
+            cache.get(&token(2), 0, |_| Some(9)).is_some(),
             "local keys never change"
         );
     }
@@ -205,16 +204,16 @@ mod tests {
     fn a_flood_of_unique_tokens_stays_within_both_bounds() {
         let mut cache = TokenCache::new(limits(100, 60_000));
         for n in 0..10_000 {
-            cache.insert(digest(n), entry(None, i64::MAX, 400));
+            cache.insert(&token(n), entry(None, i64::MAX, 400));
             assert!(cache.len() <= 100);
             assert!(cache.bytes() <= 60_000);
         }
         assert!(
-            cache.get(&digest(9_999), 0, |_| None).is_some(),
+            cache.get(&token(9_999), 0, |_| None).is_some(),
             "newest kept"
         );
         assert!(
-            cache.get(&digest(0), 0, |_| None).is_none(),
+            cache.get(&token(0), 0, |_| None).is_none(),
             "oldest evicted"
         );
         assert!(cache.order.len() <= 200);
@@ -223,19 +222,19 @@ mod tests {
     #[test]
     fn zero_entries_disables_and_oversize_entries_are_skipped() {
         let mut off = TokenCache::new(limits(0, 1 << 20));
-        off.insert(digest(1), entry(None, 100, 10));
+        off.insert(&token(1), entry(None, 100, 10));
         assert!(off.is_empty());
         let mut small = TokenCache::new(limits(10, 1000));
-        small.insert(digest(1), entry(None, 100, 5000));
+        small.insert(&token(1), entry(None, 100, 5000));
         assert!(small.is_empty());
     }
 
     #[test]
     fn reinserting_does_not_double_count() {
         let mut cache = TokenCache::new(limits(10, 1 << 20));
-        cache.insert(digest(1), entry(None, 100, 100));
+        cache.insert(&token(1), entry(None, 100, 100));
         let once = cache.bytes();
-        cache.insert(digest(1), entry(None, 100, 100));
+        cache.insert(&token(1), entry(None, 100, 100));
         assert_eq!(cache.bytes(), once);
         assert_eq!(cache.len(), 1);
     }

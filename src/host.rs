@@ -496,6 +496,7 @@ impl HttpContext for Filter {
                 listener_role: listener_role.as_deref(),
                 cluster: cluster.as_deref(),
                 now,
+                fingerprint: log::log_enabled!(log::Level::Debug),
             },
         );
         if let Some(provider) = decision.facts.refetch_jwks {

@@ -7,7 +7,7 @@ use crate::cache::TokenCache;
 use crate::lifetime::{self, LifetimePolicy};
 use crate::revocation;
 use crate::role::Role;
-use crate::verify::{self, AudienceCheck, Inputs, Presented, TokenError, VerifiedToken};
+use crate::verify::{self, AudienceCheck, Inputs, TokenError, VerifiedToken};
 
 /// The compact JWT at `claims[claim][audience]`, if there is one.
 pub fn embedded_token<'t>(
@@ -39,15 +39,8 @@ pub fn verify_embedded<'c>(
     role: Role,
 ) -> Result<VerifiedToken<'c>, TokenError> {
     let inside = |error: TokenError| TokenError::Embedded(Box::new(error));
-    let presented = Presented::new(token);
-    let inner = verify::verify(
-        &presented,
-        inputs,
-        cache,
-        None,
-        AudienceCheck::Exactly(audience),
-    )
-    .map_err(inside)?;
+    let inner = verify::verify(token, inputs, cache, None, AudienceCheck::Exactly(audience))
+        .map_err(inside)?;
     let config = inputs.config;
     let policy = LifetimePolicy::new(inner.provider, role, config.internal_max_expired_seconds);
     lifetime::check(&inner.claims, &policy, inputs.now).map_err(inside)?;

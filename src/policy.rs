@@ -12,7 +12,7 @@ use crate::narrow;
 use crate::response::{self, Challenge, Denial};
 use crate::revocation;
 use crate::role::Role;
-use crate::verify::{self, AudienceCheck, Inputs, Presented, TokenError};
+use crate::verify::{self, AudienceCheck, Inputs, TokenError};
 
 /// What the host tells the policy about one request.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +25,8 @@ pub struct Request<'r> {
     pub cluster: Option<&'r str>,
     /// Unix seconds from the host clock.
     pub now: i64,
+    /// Whether to put a token fingerprint in the facts (a SHA-256: only when it will be logged).
+    pub fingerprint: bool,
 }
 
 /// Header edits for an allowed request, applied in order: remove, then set, then `:path`.
@@ -143,8 +145,9 @@ pub fn evaluate(
             "token too large",
         );
     }
-    let presented = Presented::new(found.token);
-    facts.fingerprint = Some(presented.fingerprint());
+    if request.fingerprint {
+        facts.fingerprint = Some(verify::fingerprint(found.token));
+    }
     let inputs = Inputs {
         config,
         fetched,
@@ -164,7 +167,7 @@ pub fn evaluate(
     };
 
     let token = match verify::verify(
-        &presented,
+        found.token,
         inputs,
         cache,
         Some(found.location),

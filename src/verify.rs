@@ -15,7 +15,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::alg::Alg;
-use crate::cache::{CachedToken, Digest, TokenCache};
+use crate::cache::{CachedToken, TokenCache};
 use crate::claims::{self, ClaimSet};
 use crate::config::{FilterConfig, Location, Provider};
 use crate::fetched::Fetched;
@@ -162,29 +162,14 @@ impl VerifiedToken<'_> {
     }
 }
 
-/// A presented token and its digest (the cache key, and the log fingerprint).
-#[derive(Debug, Clone)]
-pub struct Presented<'t> {
-    pub token: &'t str,
-    pub digest: Digest,
-}
-
-impl<'t> Presented<'t> {
-    pub fn new(token: &'t str) -> Presented<'t> {
-        Presented {
-            token,
-            digest: Sha256::digest(token.as_bytes()).into(),
-        }
-    }
-
-    /// First 8 hex digits of the digest: enough to correlate log lines, useless to an attacker.
-    pub fn fingerprint(&self) -> String {
-        self.digest
-            .iter()
-            .take(4)
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
-    }
+/// A short fingerprint of a token for logs: the first 8 hex digits of its SHA-256, enough to
+/// correlate log lines, useless to an attacker. Computed only when a log line wants it.
+pub fn fingerprint(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .take(4)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// What a verification reads besides the token.
@@ -200,7 +185,7 @@ pub struct Inputs<'c, 'f> {
 /// the token was found (`None` for embedded tokens): a provider only accepts tokens from its own
 /// locations.
 pub fn verify<'c>(
-    presented: &Presented<'_>,
+    token: &str,
     inputs: Inputs<'c, '_>,
     cache: &mut TokenCache,
     location: Option<&Location>,
@@ -208,11 +193,11 @@ pub fn verify<'c>(
 ) -> Result<VerifiedToken<'c>, TokenError> {
     let config = inputs.config;
     let cached = cache
-        .get(&presented.digest, inputs.now, |provider| {
+        .get(token, inputs.now, |provider| {
             inputs.fetched.remote_version(provider)
         })
         .cloned();
-    let token = match cached {
+    let verified = match cached {
         Some(hit) => VerifiedToken {
             provider: config
                 .providers
@@ -223,36 +208,36 @@ pub fn verify<'c>(
             claims: hit.claims,
         },
         None => {
-            let (token, key_version) = verify_uncached(presented.token, inputs)?;
-            let exp = token.expiration().unwrap_or(i64::MAX);
-            let grace = token
+            let (verified, key_version) = verify_uncached(token, inputs)?;
+            let exp = verified.expiration().unwrap_or(i64::MAX);
+            let grace = verified
                 .provider
                 .clock_skew_seconds
                 .saturating_add(config.internal_max_expired_seconds.unwrap_or(0));
             let evict_after = exp.saturating_add(i64::try_from(grace).unwrap_or(i64::MAX));
             cache.insert(
-                presented.digest,
+                token,
                 CachedToken::new(
-                    token.provider_index,
-                    token.alg,
-                    Rc::clone(&token.claims),
+                    verified.provider_index,
+                    verified.alg,
+                    Rc::clone(&verified.claims),
                     key_version,
                     evict_after,
-                    presented.token.len(),
+                    token.len(),
                 ),
             );
-            token
+            verified
         }
     };
     // What depends on the request, checked on every use: a cached token may be presented in
     // another place, or embedded for another audience.
     if let Some(location) = location {
-        if !token.provider.locations.contains(location) {
+        if !verified.provider.locations.contains(location) {
             return Err(TokenError::LocationNotAllowed);
         }
     }
-    check_audience(&token.claims.custom, token.provider, audience)?;
-    Ok(token)
+    check_audience(&verified.claims.custom, verified.provider, audience)?;
+    Ok(verified)
 }
 
 /// The full check: structure, header, issuer, algorithm, key, signature, claim types and

@@ -129,6 +129,7 @@ fn run(config: &FilterConfig, call: &Call<'_>) -> Decision {
             listener_role: call.role,
             cluster: call.cluster,
             now: NOW,
+            fingerprint: true,
         },
     )
 }
@@ -928,6 +929,7 @@ fn run_cached(
             listener_role: role,
             cluster: Some(cluster),
             now,
+            fingerprint: true,
         },
     )
 }

@@ -22,7 +22,7 @@ use jwt_relay::config::{
 use jwt_relay::keys::{self as filter_keys, KeyError, KeySet, SignatureError};
 use jwt_relay::lifetime::{self, LifetimePolicy};
 use jwt_relay::role::Role;
-use jwt_relay::verify::Presented;
+use jwt_relay::verify::fingerprint;
 use serde_json::{Map, Value};
 
 use crate::keys::SigningKey;
@@ -73,7 +73,7 @@ fn explain(
     depth: usize,
 ) -> Result<()> {
     let pad = "  ".repeat(depth);
-    let fingerprint = Presented::new(token).fingerprint();
+    let fingerprint = fingerprint(token);
     match embedded_for {
         None => writeln!(
             out,
