@@ -5,24 +5,25 @@
 
 use core::fmt;
 
-use jwt_compact::alg::RsaPublicKey;
-use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa};
+use jwt_compact::alg::{Ed25519, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Token, UntrustedToken, ValidationError};
 use serde_json::Value;
 
 use crate::alg::{Alg, KeyFamily};
 use crate::claims::ClaimSet;
+// The signature checks that dominate cold requests, prepared once per key (see each module).
+use crate::es256_verify::{Es256Verifier, Es256VerifyingKey, P256PublicKey};
+use crate::rsa_verify::{RsaVerifier, RsaVerifyingKey};
 
-type P256Key = <Es256 as jwt_compact::Algorithm>::VerifyingKey;
 type Ed25519Key = <Ed25519 as jwt_compact::Algorithm>::VerifyingKey;
 
 /// RSA keys below 2048 bits are refused (NIST SP 800-131A, RFC 7518 §3.3).
 const MIN_RSA_BITS: usize = 2048;
 
 enum KeyMaterial {
-    Rsa(RsaPublicKey),
-    P256(P256Key),
+    Rsa(RsaVerifyingKey),
+    P256(Es256VerifyingKey),
     Ed25519(Ed25519Key),
     Symmetric(Vec<u8>),
 }
@@ -92,13 +93,25 @@ impl Key {
         token: &UntrustedToken<'_>,
     ) -> Result<Token<ClaimSet>, SignatureError> {
         let result = match (&self.material, alg) {
-            (KeyMaterial::Rsa(key), Alg::Rs256) => Rsa::rs256().validator(key).validate(token),
-            (KeyMaterial::Rsa(key), Alg::Rs384) => Rsa::rs384().validator(key).validate(token),
-            (KeyMaterial::Rsa(key), Alg::Rs512) => Rsa::rs512().validator(key).validate(token),
-            (KeyMaterial::Rsa(key), Alg::Ps256) => Rsa::ps256().validator(key).validate(token),
-            (KeyMaterial::Rsa(key), Alg::Ps384) => Rsa::ps384().validator(key).validate(token),
-            (KeyMaterial::Rsa(key), Alg::Ps512) => Rsa::ps512().validator(key).validate(token),
-            (KeyMaterial::P256(key), Alg::Es256) => Es256.validator(key).validate(token),
+            (KeyMaterial::Rsa(key), Alg::Rs256) => {
+                RsaVerifier::RS256.validator(key).validate(token)
+            }
+            (KeyMaterial::Rsa(key), Alg::Rs384) => {
+                RsaVerifier::RS384.validator(key).validate(token)
+            }
+            (KeyMaterial::Rsa(key), Alg::Rs512) => {
+                RsaVerifier::RS512.validator(key).validate(token)
+            }
+            (KeyMaterial::Rsa(key), Alg::Ps256) => {
+                RsaVerifier::PS256.validator(key).validate(token)
+            }
+            (KeyMaterial::Rsa(key), Alg::Ps384) => {
+                RsaVerifier::PS384.validator(key).validate(token)
+            }
+            (KeyMaterial::Rsa(key), Alg::Ps512) => {
+                RsaVerifier::PS512.validator(key).validate(token)
+            }
+            (KeyMaterial::P256(key), Alg::Es256) => Es256Verifier.validator(key).validate(token),
             (KeyMaterial::Ed25519(key), Alg::EdDsa) => Ed25519.validator(key).validate(token),
             (KeyMaterial::Symmetric(secret), Alg::Hs256) => {
                 Hs256.validator(&Hs256Key::new(secret)).validate(token)
@@ -303,7 +316,11 @@ fn parse_key(entry: &Value) -> Result<Parsed, String> {
     let jwk: JsonWebKey<'_> = serde_json::from_value(entry.clone())
         .map_err(|error| format!("malformed {kty} key: {error}"))?;
     let material = match &jwk {
-        JsonWebKey::Rsa { modulus, .. } => {
+        JsonWebKey::Rsa {
+            modulus,
+            public_exponent,
+            ..
+        } => {
             let bits = bit_length(modulus);
             if bits < MIN_RSA_BITS {
                 return Err(format!(
@@ -311,12 +328,13 @@ fn parse_key(entry: &Value) -> Result<Parsed, String> {
                 ));
             }
             KeyMaterial::Rsa(
-                RsaPublicKey::try_from(&jwk).map_err(|e| format!("invalid RSA key: {e}"))?,
+                RsaVerifyingKey::new(modulus, public_exponent)
+                    .map_err(|e| format!("invalid RSA key: {e}"))?,
             )
         }
-        JsonWebKey::EllipticCurve { .. } => KeyMaterial::P256(
-            P256Key::try_from(&jwk).map_err(|e| format!("invalid P-256 key: {e}"))?,
-        ),
+        JsonWebKey::EllipticCurve { .. } => KeyMaterial::P256(Es256VerifyingKey::new(
+            &P256PublicKey::try_from(&jwk).map_err(|e| format!("invalid P-256 key: {e}"))?,
+        )),
         JsonWebKey::KeyPair { .. } => KeyMaterial::Ed25519(
             Ed25519Key::try_from(&jwk).map_err(|e| format!("invalid Ed25519 key: {e}"))?,
         ),

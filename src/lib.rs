@@ -12,6 +12,7 @@ pub mod alg;
 pub mod cache;
 pub mod claims;
 pub mod config;
+pub mod es256_verify;
 pub mod extract;
 pub mod fetched;
 pub mod keys;
@@ -21,6 +22,7 @@ pub mod policy;
 pub mod response;
 pub mod revocation;
 pub mod role;
+pub mod rsa_verify;
 pub mod schedule;
 pub mod verify;
 
