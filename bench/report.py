@@ -98,6 +98,10 @@ def parse_run(run_dir):
     codes = {c: delta(f"http.bench.downstream_rq_{c}") for c in ("2xx", "4xx", "5xx")}
     r["codes"] = codes
     r["upstream_2xx"] = delta("http.upstream.downstream_rq_2xx")
+    # Cache lookups over the run (jwt_authn's, or jwt-relay's if its build counts them).
+    hits = sum(delta(n) for n in after if n.endswith("cache_hit"))
+    misses = sum(delta(n) for n in after if n.endswith("cache_miss"))
+    r["cache_hits"] = hits / (hits + misses) if hits + misses else None
     # Answers other than the one the workload must get, counted by Envoy itself.
     wrong = sum(n for c, n in codes.items() if c != r["expect"])
     # Workload d: every request must also have reached the upstream listener. Requests in flight
@@ -143,6 +147,8 @@ def line(run_dir):
     flags = []
     if r["wrong"]:
         flags.append(f"{r['wrong']} WRONG ANSWERS {r['codes']}")
+    if r["cache_hits"] is not None:
+        flags.append(f"cache hits {r['cache_hits']:.0%}")
     if r["wrapped"] and r["workload"] in UNIQUE:
         flags.append(f"token file cycled ({r['tokens_used']:,} sent)")
     if r["other_cpu"] > 0.1:
@@ -185,6 +191,8 @@ def collect(run_root):
         m["wrong"] = sum(r["wrong"] for r in rs)
         m["codes"] = {c: sum(r["codes"][c] for r in rs) for c in ("2xx", "4xx", "5xx")}
         m["wrapped"] = any(r["wrapped"] for r in rs)
+        rates = [r["cache_hits"] for r in rs if r["cache_hits"] is not None]
+        m["cache_hits"] = statistics.median(rates) if rates else None
         m["expect"] = rs[0]["expect"]
         med[key] = m
     return med
@@ -231,11 +239,13 @@ def table(med):
                     rows.append(f"| {label} | {config} | n/a (no narrowing) | | | | | | | | | | |")
                 continue
             p99_added = paired(med, (config, workload), ("none", workload), lambda x, y: x["p99"] - y["p99"])
-            added = "–" if config == "none" or p99_added is None else f"{p99_added:+.3f}"
+            added = "–" if config == "none" else "n/a" if p99_added is None else f"{p99_added:+.3f}"
             notes = []
             spread = (m["rps_all"][-1] - m["rps_all"][0]) / m["rps"] if m["rps"] else 0
             if spread > 0.05:
                 notes.append(f"runs {' / '.join(fmt_rps(x) for x in m['rps_all'])}")
+            if m["cache_hits"] is not None:
+                notes.append(f"cache hits {m['cache_hits']:.0%}")
             if m["wrapped"] and workload in UNIQUE and config != "none":
                 notes.append("token file cycled")
             if m["other_cpu"] > 0.05:

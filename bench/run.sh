@@ -248,8 +248,10 @@ check_envoy() {
   fi
 }
 
+# Answers by class on both listeners, and the verified-token cache lookups of jwt_authn and of
+# jwt-relay (when its build counts them).
 admin_stats() {
-  curl -s "$ADMIN/stats?filter=^http\.(bench|upstream)\.downstream_rq_(2xx|4xx|5xx|total)$"
+  curl -s "$ADMIN/stats?filter=^(http\.(bench|upstream)\.downstream_rq_(2xx|4xx|5xx|total)|http\.bench\.jwt_authn\.jwt_cache_(hit|miss)|wasmcustom\.jwt_relay\.cache_(hit|miss))$"
 }
 
 # Ticks the two cores spent in processes (user, nice, system) and stolen by the hypervisor,
