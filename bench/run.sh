@@ -37,8 +37,8 @@ QUIET_HALVES=$((${BENCH_QUIET:-60} * 2))
 readonly NOISY=${BENCH_NOISY:-0.15}
 RERUNS_LEFT=${BENCH_RERUNS:-12}
 readonly TARGET_DIR=${CARGO_TARGET_DIR:-target}
-readonly WASM=${JWT_RELAY_WASM:-$TARGET_DIR/wasm32-wasip1/release/jwt_relay.wasm}
-readonly NOOP_WASM=$TARGET_DIR/wasm32-wasip1/release/jwt_relay_bench_noop.wasm
+readonly BUILT_WASM=${JWT_RELAY_WASM:-$TARGET_DIR/wasm32-wasip1/release/jwt_relay.wasm}
+readonly BUILT_NOOP_WASM=$TARGET_DIR/wasm32-wasip1/release/jwt_relay_bench_noop.wasm
 
 readonly LISTENER=http://127.0.0.1:18000
 readonly ADMIN=http://127.0.0.1:19901
@@ -57,8 +57,11 @@ readonly BENCH_DIR="$TARGET_DIR/bench"
 readonly TOKEN_DIR="$BENCH_DIR/tokens"
 RUN_DIR="$BENCH_DIR/runs/$(date -u +%Y%m%dT%H%M%SZ)"
 readonly RUN_DIR
+# Copies of the .wasm files taken once built: other work may rebuild target/ meanwhile, and every
+# run must load the same filter.
+readonly WASM="$RUN_DIR/jwt_relay.wasm" NOOP_WASM="$RUN_DIR/noop.wasm"
 
-ENVOY_PID="" WRK_PID="" WRONG_RUNS=()
+ENVOY_PID="" WRK_PID="" WRONG_RUNS=() GIT_STATE=""
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -74,7 +77,10 @@ stop_envoy() {
 }
 
 cleanup() {
-  if [[ -n $WRK_PID ]]; then kill -TERM "$WRK_PID" 2>/dev/null || true; fi
+  if [[ -n $WRK_PID ]]; then
+    pkill -TERM -P "$WRK_PID" 2>/dev/null || true # wrk itself, a child of the timing subshell
+    kill -TERM "$WRK_PID" 2>/dev/null || true
+  fi
   stop_envoy
 }
 trap cleanup EXIT
@@ -98,13 +104,19 @@ prepare_tools() {
     ENVOY_BIN=$(make --no-print-directory envoy | sed -n 's/^envoy: //p')
   fi
   [[ -x $ENVOY_BIN ]] || die "no Envoy binary (ENVOY_BIN='$ENVOY_BIN')"
-  [[ -f $WASM ]] || die "$WASM is missing"
+  [[ -f $BUILT_WASM ]] || die "$BUILT_WASM is missing"
   cargo build --quiet -p jwt-relay-cli
   cargo build --quiet --release --manifest-path bench/mint/Cargo.toml --target-dir "$TARGET_DIR"
   cargo build --quiet --release --target wasm32-wasip1 --manifest-path bench/noop/Cargo.toml \
     --target-dir "$TARGET_DIR"
   CLI="$TARGET_DIR/debug/jwt-relay-cli"
   MINT="$TARGET_DIR/release/jwt-relay-bench-mint"
+  mkdir -p "$RUN_DIR"
+  cp "$BUILT_WASM" "$WASM"
+  cp "$BUILT_NOOP_WASM" "$NOOP_WASM"
+  # What the copied filter was built from.
+  GIT_STATE="$(git rev-parse --short HEAD)$([[ -z $(git status --porcelain -- src Cargo.toml Cargo.lock) ]] ||
+    echo ' plus uncommitted changes to the filter')"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -379,7 +391,6 @@ main() {
   date=$(date -u '+%Y-%m-%d %H:%M UTC')
   prepare_tools
   prepare_tokens
-  mkdir -p "$RUN_DIR"
 
   local runs_total=0
   for config in $CONFIGS; do
@@ -416,7 +427,8 @@ main() {
     echo "runs=$RUNS"
     echo "tokens=$TOKEN_COUNT"
     echo "connections=$CONNECTIONS"
-    echo "git=$(git rev-parse --short HEAD)$([[ -z $(git status --porcelain -- src Cargo.toml Cargo.lock) ]] || echo ' plus uncommitted changes to the filter')"
+    echo "git=$GIT_STATE"
+    echo "wasm_sha256=$(sha256sum "$WASM" | cut -c1-12)"
     echo "elapsed=$((SECONDS - started))"
   } >"$RUN_DIR/bench.env"
   python3 bench/report.py table "$RUN_DIR" "$OUTPUT"
