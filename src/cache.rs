@@ -66,6 +66,9 @@ pub struct TokenCache {
     entries: HashMap<Rc<str>, CachedToken>,
     order: VecDeque<Rc<str>>,
     bytes: usize,
+    /// Lookups since the last `take_counts`, for stats.
+    hits: u64,
+    misses: u64,
 }
 
 impl TokenCache {
@@ -75,6 +78,8 @@ impl TokenCache {
             entries: HashMap::new(),
             order: VecDeque::new(),
             bytes: 0,
+            hits: 0,
+            misses: 0,
         }
     }
 
@@ -90,6 +95,14 @@ impl TokenCache {
         self.bytes
     }
 
+    /// Hits and misses since the last call.
+    pub fn take_counts(&mut self) -> (u64, u64) {
+        let counts = (self.hits, self.misses);
+        self.hits = 0;
+        self.misses = 0;
+        counts
+    }
+
     /// The entry for `digest`, unless it has expired or its remote keys have changed since
     /// (`key_version` gives the current version of a provider's remote keys).
     pub fn get(
@@ -99,7 +112,10 @@ impl TokenCache {
         key_version: impl Fn(usize) -> Option<u64>,
     ) -> Option<&CachedToken> {
         let stale = match self.entries.get(token) {
-            None => return None,
+            None => {
+                self.misses += 1;
+                return None;
+            }
             Some(entry) => {
                 now > entry.evict_after
                     || entry
@@ -109,8 +125,10 @@ impl TokenCache {
         };
         if stale {
             self.remove(token);
+            self.misses += 1;
             return None;
         }
+        self.hits += 1;
         self.entries.get(token)
     }
 
@@ -227,6 +245,18 @@ mod tests {
         let mut small = TokenCache::new(limits(10, 1000));
         small.insert(&token(1), entry(None, 100, 5000));
         assert!(small.is_empty());
+    }
+
+    #[test]
+    fn lookups_are_counted_for_stats() {
+        let mut cache = TokenCache::new(limits(10, 1 << 20));
+        cache.insert(&token(1), entry(None, 100, 10));
+        cache.get(&token(1), 0, |_| None);
+        cache.get(&token(1), 0, |_| None);
+        cache.get(&token(2), 0, |_| None);
+        cache.get(&token(1), 101, |_| None);
+        assert_eq!(cache.take_counts(), (2, 2));
+        assert_eq!(cache.take_counts(), (0, 0));
     }
 
     #[test]

@@ -100,23 +100,108 @@ impl Feed {
     }
 }
 
+/// Envoy counters. Fetch outcomes are counted as they happen (rare); request outcomes are
+/// counted in memory and added to Envoy's counters on each tick, so that a request costs no
+/// host call for its stats (the counters lag by at most one tick).
 struct Metrics {
     jwks_fetch_ok: Option<u32>,
     jwks_fetch_failed: Option<u32>,
     revocation_fetch_ok: Option<u32>,
     revocation_fetch_failed: Option<u32>,
     jwks_kid_miss_refetch: Option<u32>,
+    /// Request outcomes since the last flush, by counter name suffix.
+    pending: RefCell<HashMap<Outcome, u64>>,
+    /// Counter ids by full name, defined on first use.
+    ids: RefCell<HashMap<String, Option<u32>>>,
 }
+
+/// A request outcome counter: `jwt_relay.<name>` or `jwt_relay.denied.<reason>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Outcome {
+    Plain(&'static str),
+    Denied(&'static str),
+}
+
+impl Outcome {
+    fn counter_name(self) -> String {
+        match self {
+            Outcome::Plain(name) => format!("jwt_relay.{name}"),
+            Outcome::Denied(reason) => format!("jwt_relay.denied.{reason}"),
+        }
+    }
+}
+
+/// Counters defined up front, so that they read 0 rather than being absent.
+const STANDING_OUTCOMES: [Outcome; 6] = [
+    Outcome::Plain("allowed"),
+    Outcome::Plain("narrowed"),
+    Outcome::Plain("denied"),
+    Outcome::Plain("cache_hit"),
+    Outcome::Plain("cache_miss"),
+    Outcome::Denied("embedded_missing"),
+];
 
 impl Metrics {
     fn define() -> Metrics {
         let counter = |name: &str| hostcalls::define_metric(MetricType::Counter, name).ok();
-        Metrics {
+        let metrics = Metrics {
             jwks_fetch_ok: counter("jwt_relay.jwks_fetch_ok"),
             jwks_fetch_failed: counter("jwt_relay.jwks_fetch_failed"),
             revocation_fetch_ok: counter("jwt_relay.revocation_fetch_ok"),
             revocation_fetch_failed: counter("jwt_relay.revocation_fetch_failed"),
             jwks_kid_miss_refetch: counter("jwt_relay.jwks_kid_miss_refetch"),
+            pending: RefCell::new(HashMap::new()),
+            ids: RefCell::new(HashMap::new()),
+        };
+        for outcome in STANDING_OUTCOMES {
+            metrics.id(outcome);
+        }
+        metrics
+    }
+
+    fn id(&self, outcome: Outcome) -> Option<u32> {
+        *self
+            .ids
+            .borrow_mut()
+            .entry(outcome.counter_name())
+            .or_insert_with_key(|name| hostcalls::define_metric(MetricType::Counter, name).ok())
+    }
+
+    /// Counts one request's outcome: every request is `allowed` or `denied` (and
+    /// `denied.<reason>`); narrowed and stripped requests are counted as such too.
+    fn record(&self, decision: &Decision) {
+        let mut pending = self.pending.borrow_mut();
+        let mut count = |outcome| *pending.entry(outcome).or_insert(0) += 1;
+        match decision.verdict {
+            Verdict::Allow(_) => {
+                count(Outcome::Plain("allowed"));
+                if decision.facts.reason != "allowed" {
+                    count(Outcome::Plain(decision.facts.reason));
+                }
+            }
+            Verdict::Deny { .. } => {
+                count(Outcome::Plain("denied"));
+                count(Outcome::Denied(decision.facts.reason));
+            }
+        }
+    }
+
+    /// Adds what was counted since the last flush to Envoy's counters.
+    fn flush(&self, cache: &mut TokenCache) {
+        let mut pending = std::mem::take(&mut *self.pending.borrow_mut());
+        let (hits, misses) = cache.take_counts();
+        for (outcome, n) in [
+            (Outcome::Plain("cache_hit"), hits),
+            (Outcome::Plain("cache_miss"), misses),
+        ] {
+            if n > 0 {
+                pending.insert(outcome, n);
+            }
+        }
+        for (outcome, n) in pending {
+            if let Some(id) = self.id(outcome) {
+                let _ = hostcalls::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
+            }
         }
     }
 
@@ -354,6 +439,7 @@ impl RootContext for Root {
         let Some(shared) = self.shared.clone() else {
             return;
         };
+        shared.metrics.flush(&mut shared.cache.borrow_mut());
         shared.sync(false);
         let now = now_ms();
         for (index, feed) in shared.feeds.iter().enumerate() {
@@ -502,6 +588,7 @@ impl HttpContext for Filter {
         if let Some(provider) = decision.facts.refetch_jwks {
             shared.request_refetch(provider);
         }
+        shared.metrics.record(&decision);
         apply(decision)
     }
 }

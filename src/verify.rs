@@ -215,17 +215,20 @@ pub fn verify<'c>(
                 .clock_skew_seconds
                 .saturating_add(config.internal_max_expired_seconds.unwrap_or(0));
             let evict_after = exp.saturating_add(i64::try_from(grace).unwrap_or(i64::MAX));
-            cache.insert(
-                token,
-                CachedToken::new(
-                    verified.provider_index,
-                    verified.alg,
-                    Rc::clone(&verified.claims),
-                    key_version,
-                    evict_after,
-                    token.len(),
-                ),
-            );
+            // A token past its eviction time would be dropped at its next lookup: don't store it.
+            if evict_after >= inputs.now {
+                cache.insert(
+                    token,
+                    CachedToken::new(
+                        verified.provider_index,
+                        verified.alg,
+                        Rc::clone(&verified.claims),
+                        key_version,
+                        evict_after,
+                        token.len(),
+                    ),
+                );
+            }
             verified
         }
     };

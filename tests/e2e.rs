@@ -11,6 +11,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use jwt_relay_cli::keys::KeyKind;
 use jwt_relay_cli::token::now;
 use serde_json::json;
@@ -875,4 +877,92 @@ fn sent_tokens(case: &Case) -> Vec<&str> {
         .chain(from_query)
         .filter(|t| t.len() > 40)
         .collect()
+}
+
+/// The request-outcome counters in Envoy's `/stats` after a known sequence of requests.
+#[test]
+fn stats_count_each_request_outcome() {
+    let envoy = Envoy::start_demo("stats");
+    let agent = agent();
+    let keys = DemoKeys::load();
+    let edge = envoy.url("edge");
+    const NAMES: [&str; 8] = [
+        "allowed",
+        "narrowed",
+        "denied",
+        "denied.missing",
+        "denied.expired",
+        "denied.embedded_missing",
+        "cache_hit",
+        "cache_miss",
+    ];
+    let read = || -> Result<Vec<u64>, String> {
+        let stats = envoy.stats("wasmcustom.jwt_relay.")?;
+        Ok(NAMES
+            .iter()
+            .map(|name| {
+                let full = format!("wasmcustom.jwt_relay.{name}");
+                stats
+                    .iter()
+                    .find(|(n, _)| *n == full)
+                    .map_or(0, |(_, v)| *v)
+            })
+            .collect())
+    };
+    // start_demo ends with a request that passed: once it is counted, the start-up requests
+    // before it are too (counters are flushed on the filter's tick).
+    let (baseline, _) = support::poll(Duration::from_secs(5), || {
+        let now = read()?;
+        if now[0] >= 1 {
+            Ok(now)
+        } else {
+            Err(format!("start-up not counted yet: {now:?}"))
+        }
+    })
+    .unwrap();
+
+    let bearer = |token: &str| vec![("authorization".to_string(), format!("Bearer {token}"))];
+    let send = |path: &str, headers: Vec<(String, String)>, expected: u16| {
+        let reply = get(&agent, &format!("{edge}{path}"), &headers).unwrap();
+        assert_eq!(reply.status, expected, "{path}: {}", reply.body);
+    };
+    // A jti of its own: RS256 is deterministic, so the same claims in the same second would be
+    // the very token start_demo sent, already cached.
+    let valid = sign(&keys.rsa, &claims(json!({"jti": "stats-valid"})));
+    for _ in 0..3 {
+        send("/", bearer(&valid), 200); // 1 miss, then 2 hits
+    }
+    send("/", vec![], 401);
+    send("/", vec![], 401);
+    let expired = sign(
+        &keys.rsa,
+        &claims(json!({"iat": now() - 7200, "exp": now() - 3600})),
+    );
+    send("/", bearer(&expired), 401); // a miss; an expired token is not cached
+    let inner = sign(&keys.ec, &claims(json!({"aud": "orders"})));
+    let outer = sign(
+        &keys.rsa,
+        &claims(json!({"embedded_tokens": {"orders": inner}})),
+    );
+    send("/orders", bearer(&outer), 200); // 2 misses: the outer and the embedded token
+    send("/inventory", bearer(&outer), 403); // a hit
+
+    let expected: Vec<u64> = [4, 1, 4, 2, 1, 1, 3, 4]
+        .iter()
+        .zip(&baseline)
+        .map(|(delta, base)| base + delta)
+        .collect();
+    let result = support::poll(Duration::from_secs(5), || {
+        let now = read()?;
+        if now == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "{NAMES:?}\n expected {expected:?}\n      got {now:?}"
+            ))
+        }
+    });
+    if let Err(why) = result {
+        panic!("counters after the sequence: {why}");
+    }
 }
