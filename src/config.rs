@@ -957,6 +957,31 @@ mod tests {
                 "providers[0].clock_skew_seconds",
             ),
             (
+                "neither local nor remote keys",
+                json!({"local_jwks": null}),
+                "providers[0].local_jwks",
+            ),
+            (
+                "remote JWKS path without a slash",
+                json!({"remote_jwks": {"cluster": "idp", "path": "jwks.json"}}),
+                "providers[0].remote_jwks.path",
+            ),
+            (
+                "remote JWKS without a cluster",
+                json!({"remote_jwks": {"cluster": "", "path": "/jwks"}}),
+                "providers[0].remote_jwks.cluster",
+            ),
+            (
+                "remote JWKS refreshed never",
+                json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "refresh_seconds": 0}}),
+                "providers[0].remote_jwks.refresh_seconds",
+            ),
+            (
+                "remote JWKS unknown field",
+                json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "url": "https://x"}}),
+                "providers[0].remote_jwks.url",
+            ),
+            (
                 "zero max lifetime",
                 json!({"max_lifetime_seconds": 0}),
                 "providers[0].max_lifetime_seconds",
@@ -996,8 +1021,54 @@ mod tests {
                 "max_token_bytes",
             ),
             ("realm with a quote", json!({"realm": "a\"b"}), "realm"),
+            (
+                "revocation with a bad on_unavailable",
+                json!({"revocation": {"cluster": "idp", "path": "/r", "on_unavailable": "open"}}),
+                "revocation.on_unavailable",
+            ),
+            (
+                "revocation with an empty claim",
+                json!({"revocation": {"cluster": "idp", "path": "/r", "claim": ""}}),
+                "revocation.claim",
+            ),
+            (
+                "revocation timeout of zero",
+                json!({"revocation": {"cluster": "idp", "path": "/r", "timeout_ms": 0}}),
+                "revocation.timeout_ms",
+            ),
+            (
+                "huge cache",
+                json!({"cache": {"max_entries": 10_000_000}}),
+                "cache.max_entries",
+            ),
         ];
         assert_refused_at(top_cases, false);
+    }
+
+    #[test]
+    fn remote_documents_and_cache_have_documented_defaults() {
+        let mut config = minimal();
+        config["providers"][0]["remote_jwks"] = json!({"cluster": "idp", "path": "/jwks"});
+        config["revocation"] = json!({"cluster": "idp", "path": "/revocations"});
+        let config = parse(&config).unwrap();
+        let remote = config.providers[0].remote_jwks.as_ref().unwrap();
+        assert_eq!(remote.source.authority, "idp");
+        assert_eq!(remote.source.refresh_seconds, 300);
+        assert_eq!(remote.source.timeout_ms, 2000);
+        assert_eq!(remote.source.max_bytes, 256 * 1024);
+        assert_eq!(remote.kid_miss_cooldown_seconds, 30);
+        let revocation = config.revocation.as_ref().unwrap();
+        assert_eq!(revocation.source.refresh_seconds, 10);
+        assert_eq!(revocation.source.max_bytes, 1024 * 1024);
+        assert_eq!(revocation.claim, "sid");
+        assert_eq!(revocation.on_unavailable, OnUnavailable::Deny);
+        assert_eq!(
+            config.cache,
+            CacheLimits {
+                max_entries: 1024,
+                max_bytes: 4 * 1024 * 1024
+            }
+        );
     }
 
     #[test]
