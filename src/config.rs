@@ -314,10 +314,6 @@ impl FilterConfig {
         })?;
         compile(raw)
     }
-
-    pub fn provider_for_issuer(&self, issuer: &str) -> Option<&Provider> {
-        self.providers.iter().find(|p| p.issuer == issuer)
-    }
 }
 
 fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {

@@ -532,13 +532,18 @@ fn update_state(key: &str, change: impl Fn(&FeedState) -> Option<FeedState>) -> 
     false
 }
 
-fn now_ms() -> u64 {
+/// Time since the Unix epoch by the host's clock.
+fn host_clock() -> Option<Duration> {
     hostcalls::get_current_time()
         .ok()
         .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
+}
+
+/// For fetch scheduling, where a missing clock only means an early fetch.
+fn now_ms() -> u64 {
+    host_clock().map_or(0, |since| {
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    })
 }
 
 struct Filter {
@@ -560,10 +565,10 @@ impl HttpContext for Filter {
                     return fail_closed(&format!("request headers unavailable: {status:?}"))
                 }
             };
-        let now = match hostcalls::get_current_time().map(|time| time.duration_since(UNIX_EPOCH)) {
-            Ok(Ok(since_epoch)) => i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
-            _ => return fail_closed("host clock unavailable"),
+        let Some(since_epoch) = host_clock() else {
+            return fail_closed("host clock unavailable");
         };
+        let now = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
         // A worker that has not ticked yet picks up documents another VM already published.
         shared.sync(true);
         let listener_role = property(&ROLE_PROPERTY);

@@ -102,6 +102,18 @@ pub fn evaluate(
             },
             facts: Facts { reason, ..facts },
         };
+    let invalid = |facts: Facts, error: &TokenError| {
+        let facts = Facts {
+            refetch_jwks: error.refetch(),
+            ..facts
+        };
+        deny(
+            facts,
+            error.reason(),
+            Challenge::InvalidToken,
+            &error.to_string(),
+        )
+    };
     let path = request
         .headers
         .iter()
@@ -127,23 +139,11 @@ pub fn evaluate(
                 "more than one token in the request",
             )
         }
-        Err(ExtractError::Malformed) => {
-            return deny(
-                facts,
-                "malformed",
-                Challenge::InvalidToken,
-                "malformed token",
-            )
-        }
+        Err(ExtractError::Malformed) => return invalid(facts, &TokenError::Malformed),
     };
     if found.token.len() > config.max_token_bytes {
-        // Refused before hashing: the size bound also bounds the work.
-        return deny(
-            facts,
-            "too_large",
-            Challenge::InvalidToken,
-            "token too large",
-        );
+        // Before the cache lookup, which hashes the whole token: the bound also bounds the work.
+        return invalid(facts, &TokenError::TooLarge);
     }
     if request.fingerprint {
         facts.fingerprint = Some(verify::fingerprint(found.token));
@@ -152,18 +152,6 @@ pub fn evaluate(
         config,
         fetched,
         now: request.now,
-    };
-    let invalid = |facts: Facts, error: &TokenError| {
-        let facts = Facts {
-            refetch_jwks: error.refetch(),
-            ..facts
-        };
-        deny(
-            facts,
-            error.reason(),
-            Challenge::InvalidToken,
-            &error.to_string(),
-        )
     };
 
     let token = match verify::verify(
