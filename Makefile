@@ -79,7 +79,7 @@ run: build envoy ## Envoy with envoy/demo.yaml in the foreground, plus the echo 
 	'$(TARGET_DIR)/debug/jwt-relay-cli' serve --listen 127.0.0.1:8082 --jwks-key $(DEMO_KEYS) & idp_pid=$$!; \
 	trap 'kill $$echo_pid $$idp_pid 2>/dev/null || true' EXIT; \
 	echo "edge: http://127.0.0.1:10000  internal: http://127.0.0.1:10001  admin: http://127.0.0.1:9901  identity service: http://127.0.0.1:8082"; \
-	'$(ENVOY_BIN)' -c $(DEMO_CONFIG) --disable-hot-restart --concurrency 1 -l info
+	'$(ENVOY_BIN)' -c $(DEMO_CONFIG) --disable-hot-restart --concurrency 1 -l info --file-flush-interval-msec 1000
 
 demo: build envoy ## Walk through the scenarios with curl (envoy/demo.sh)
 	ENVOY_BIN='$(ENVOY_BIN)' bash envoy/demo.sh

@@ -169,6 +169,16 @@ pub fn scalar_header_value(value: &Value) -> Option<String> {
     Some(text)
 }
 
+/// Renders a claim for Envoy's filter state (read by access logs): scalars as text, arrays and
+/// objects as compact JSON (which escapes control characters). Null, and a string with a control
+/// character (a forged log line), are not exported.
+pub fn filter_state_value(value: &Value) -> Option<String> {
+    match value {
+        Value::Array(_) | Value::Object(_) => serde_json::to_string(value).ok(),
+        _ => scalar_header_value(value),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +196,26 @@ mod tests {
                 .unwrap()
                 .clone()
         );
+    }
+
+    #[test]
+    fn filter_state_values_are_single_line_text() {
+        assert_eq!(
+            filter_state_value(&json!("alice")).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(filter_state_value(&json!(42)).as_deref(), Some("42"));
+        assert_eq!(filter_state_value(&json!(true)).as_deref(), Some("true"));
+        assert_eq!(
+            filter_state_value(&json!(["a", "b\nc"])).as_deref(),
+            Some(r#"["a","b\nc"]"#)
+        );
+        assert_eq!(
+            filter_state_value(&json!({"k": 1})).as_deref(),
+            Some(r#"{"k":1}"#)
+        );
+        assert_eq!(filter_state_value(&json!(null)), None);
+        assert_eq!(filter_state_value(&json!("alice\n127.0.0.1 - admin")), None);
     }
 
     #[test]

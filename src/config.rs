@@ -29,6 +29,7 @@ pub const DEFAULT_REVOCATION_MAX_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_SESSION_CLAIM: &str = "sid";
 pub const DEFAULT_CACHE_MAX_ENTRIES: usize = 1024;
 pub const DEFAULT_CACHE_MAX_BYTES: usize = 4 * 1024 * 1024;
+pub const DEFAULT_FILTER_STATE_CLAIM: &str = "sub";
 const MAX_CLOCK_SKEW_SECONDS: u64 = 3600;
 
 /// Headers the filter must never set: they frame or route the request.
@@ -100,6 +101,17 @@ struct RawConfig {
     revocation: Option<RawRevocation>,
     #[serde(default)]
     cache: Option<RawCache>,
+    #[serde(default)]
+    filter_state: Option<RawFilterState>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilterState {
+    #[serde(default)]
+    outcome: Option<bool>,
+    #[serde(default)]
+    claims: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -274,6 +286,15 @@ pub struct Provider {
     pub required_claims: Vec<String>,
 }
 
+/// What the filter leaves in Envoy's filter state for access logs and later filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterStateExport {
+    /// `jwt_relay.outcome`, and `jwt_relay.issuer` / `jwt_relay.narrowed_to` when known.
+    pub outcome: bool,
+    /// (claim, filter state key `jwt_relay.claim.<claim>`) of the verified token.
+    pub claims: Vec<(String, String)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimHeader {
     pub claim: String,
@@ -296,6 +317,7 @@ pub struct FilterConfig {
     pub revocation: Option<Revocation>,
     /// Bounds of the per-VM verified-token cache (`max_entries` 0 turns it off).
     pub cache: CacheLimits,
+    pub filter_state: FilterStateExport,
     /// Every location of every provider, without repeats: where the filter looks for a token.
     pub locations: Vec<Location>,
     /// Client-sent copies of these headers are removed from every request: the filter sets them.
@@ -426,6 +448,8 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         return Err(error("cache.max_bytes", "must be at most 1073741824"));
     }
 
+    let filter_state = compile_filter_state(raw.filter_state)?;
+
     let realm = raw.realm.unwrap_or_else(|| DEFAULT_REALM.into());
     // A quoted-string without escapes (RFC 6750 §3), so it can be written into the header as is.
     if realm.is_empty()
@@ -460,6 +484,7 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         realm,
         revocation,
         cache,
+        filter_state,
         locations,
         owned_headers,
         notes,
@@ -760,6 +785,37 @@ fn compile_revocation(raw: RawRevocation) -> Result<Revocation, ConfigError> {
 }
 
 /// Validates a header name the filter reads or writes, returning it in lower case.
+fn compile_filter_state(raw: Option<RawFilterState>) -> Result<FilterStateExport, ConfigError> {
+    let outcome = raw.as_ref().and_then(|r| r.outcome).unwrap_or(true);
+    let names = raw
+        .and_then(|r| r.claims)
+        .unwrap_or_else(|| vec![DEFAULT_FILTER_STATE_CLAIM.to_owned()]);
+    let mut claims: Vec<(String, String)> = Vec::new();
+    for (index, claim) in names.into_iter().enumerate() {
+        // The key is written into access-log formats (`%FILTER_STATE(wasm.<key>:PLAIN)%`), where
+        // `:` and `)` would end it: keep claim names to a safe set.
+        let safe = !claim.is_empty()
+            && claim
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        if !safe {
+            return Err(error(
+                format!("filter_state.claims[{index}]"),
+                format!("{claim:?} must be non-empty and only letters, digits, '_', '-' or '.'"),
+            ));
+        }
+        if claims.iter().any(|(seen, _)| *seen == claim) {
+            return Err(error(
+                format!("filter_state.claims[{index}]"),
+                format!("{claim:?} is listed twice"),
+            ));
+        }
+        let key = format!("jwt_relay.claim.{claim}");
+        claims.push((claim, key));
+    }
+    Ok(FilterStateExport { outcome, claims })
+}
+
 fn header_name(field: &str, name: &str) -> Result<String, ConfigError> {
     let lower = name.to_ascii_lowercase();
     // RFC 9110 token characters; pseudo-headers (`:path`) are not headers a filter may own.
@@ -845,6 +901,35 @@ mod tests {
             }]
         );
         assert!(config.owned_headers.is_empty());
+        assert_eq!(
+            config.filter_state,
+            FilterStateExport {
+                outcome: true,
+                claims: vec![("sub".into(), "jwt_relay.claim.sub".into())],
+            }
+        );
+    }
+
+    #[test]
+    fn filter_state_can_be_turned_off_or_widened() {
+        let mut config = minimal();
+        config["filter_state"] = json!({"outcome": false, "claims": []});
+        let off = parse(&config).unwrap().filter_state;
+        assert!(!off.outcome && off.claims.is_empty());
+        config["filter_state"] = json!({"claims": ["sub", "client_id", "org.id"]});
+        let wide = parse(&config).unwrap().filter_state;
+        assert!(wide.outcome);
+        assert_eq!(
+            wide.claims
+                .iter()
+                .map(|(_, key)| key.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "jwt_relay.claim.sub",
+                "jwt_relay.claim.client_id",
+                "jwt_relay.claim.org.id"
+            ]
+        );
     }
 
     #[test]
@@ -995,6 +1080,21 @@ mod tests {
                 "claim header frames the request",
                 json!({"claim_to_headers": [{"claim": "sub", "header": "content-length"}]}),
                 "claim_to_headers[0].header",
+            ),
+            (
+                "filter state claim that would end an access-log key",
+                json!({"filter_state": {"claims": ["sub", "a:b"]}}),
+                "filter_state.claims[1]",
+            ),
+            (
+                "filter state claim twice",
+                json!({"filter_state": {"claims": ["sub", "sub"]}}),
+                "filter_state.claims[1]",
+            ),
+            (
+                "filter state unknown field",
+                json!({"filter_state": {"subject": true}}),
+                "filter_state.subject",
             ),
             (
                 "claim header twice",

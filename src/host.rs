@@ -594,6 +594,7 @@ impl HttpContext for Filter {
             shared.request_refetch(provider);
         }
         shared.metrics.record(&decision);
+        export_filter_state(&shared.config, &decision);
         apply(decision)
     }
 }
@@ -609,6 +610,17 @@ fn follow_host_log_level() {
 
 fn property(path: &[&str]) -> Option<Vec<u8>> {
     hostcalls::get_property(path.to_vec()).ok().flatten()
+}
+
+/// Leaves the outcome and the configured claims in the stream's filter state, where Envoy keeps
+/// them as `wasm.<key>` for access logs (`%FILTER_STATE(wasm.jwt_relay.outcome:PLAIN)%`) and
+/// later filters. Best effort: a host that refuses loses a log field, never the decision.
+fn export_filter_state(config: &FilterConfig, decision: &Decision) {
+    for (key, value) in policy::filter_state(config, decision) {
+        if let Err(status) = hostcalls::set_property(vec![key], Some(value.as_bytes())) {
+            debug!("jwt-relay: filter state {key} not set: {status:?}");
+        }
+    }
 }
 
 fn apply(decision: Decision) -> Action {

@@ -3,7 +3,7 @@
 use jwt_compact::Claims;
 
 use crate::cache::TokenCache;
-use crate::claims::{scalar_header_value, ClaimSet};
+use crate::claims::{filter_state_value, scalar_header_value, ClaimSet};
 use crate::config::{FilterConfig, Location, OnMissingEmbedded};
 use crate::extract::{self, ExtractError};
 use crate::fetched::Fetched;
@@ -38,7 +38,8 @@ pub struct HeaderPlan {
     pub path: Option<String>,
 }
 
-/// Facts for the log line and stats; never a token or a claim value.
+/// Facts for the log line, stats and filter state; never a token. The only claim values are
+/// those `filter_state.claims` asks for, and they are not logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
     pub role: Role,
@@ -51,6 +52,9 @@ pub struct Facts {
     pub narrowed_to: Option<String>,
     /// A provider whose remote JWKS should be refetched: a token named a `kid` it lacks.
     pub refetch_jwks: Option<usize>,
+    /// (filter state key, value) of the configured claims of the presented token, once its
+    /// signature, issuer and audience are verified (also when it is then refused, e.g. expired).
+    pub claims: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +90,7 @@ pub fn evaluate(
         fingerprint: None,
         narrowed_to: None,
         refetch_jwks: None,
+        claims: Vec::new(),
     };
     // Client-sent copies of headers the filter owns: only those present cost a host call.
     let spoofed: Vec<String> = config
@@ -165,6 +170,7 @@ pub fn evaluate(
         Err(error) => return invalid(facts, &error),
     };
     facts.issuer = Some(token.provider.issuer.clone());
+    facts.claims = exported_claims(config, &token.claims);
     let policy = LifetimePolicy::new(token.provider, role, config.internal_max_expired_seconds);
     let admitted = lifetime::check(&token.claims, &policy, request.now)
         .and_then(|()| revocation::check(config, fetched, &token.claims, request.now));
@@ -229,6 +235,50 @@ pub fn evaluate(
             ..facts
         },
     }
+}
+
+/// Filter state keys, the outcome's first, `jwt_relay.issuer` and `jwt_relay.narrowed_to` when
+/// known, then the configured claims: what the host stores under `wasm.<key>` for access logs and
+/// later filters.
+pub fn filter_state<'d>(config: &FilterConfig, decision: &'d Decision) -> Vec<(&'d str, &'d str)> {
+    let facts = &decision.facts;
+    let mut state = Vec::with_capacity(3 + facts.claims.len());
+    if config.filter_state.outcome {
+        state.push(("jwt_relay.outcome", facts.reason));
+        if let Some(issuer) = &facts.issuer {
+            state.push(("jwt_relay.issuer", issuer.as_str()));
+        }
+        if let Some(audience) = &facts.narrowed_to {
+            state.push(("jwt_relay.narrowed_to", audience.as_str()));
+        }
+    }
+    state.extend(
+        facts
+            .claims
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str())),
+    );
+    state
+}
+
+fn exported_claims(config: &FilterConfig, claims: &Claims<ClaimSet>) -> Vec<(String, String)> {
+    config
+        .filter_state
+        .claims
+        .iter()
+        .filter_map(|(claim, key)| {
+            // jwt-compact keeps the time claims out of the custom set: Unix seconds, as sent.
+            let time =
+                |at: Option<chrono::DateTime<chrono::Utc>>| at.map(|at| at.timestamp().to_string());
+            let value = match claim.as_str() {
+                "exp" => time(claims.expiration),
+                "nbf" => time(claims.not_before),
+                "iat" => time(claims.issued_at),
+                _ => claims.custom.get(claim).and_then(filter_state_value),
+            }?;
+            Some((key.clone(), value))
+        })
+        .collect()
 }
 
 /// Takes the presented token off the request so that it does not travel upstream.

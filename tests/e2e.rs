@@ -966,3 +966,98 @@ fn stats_count_each_request_outcome() {
         panic!("counters after the sequence: {why}");
     }
 }
+
+/// The filter state the filter leaves, as the demo's access log prints it: outcome, subject and
+/// narrowing audience per request, and never a token, not even one sent in the query string.
+#[test]
+fn access_log_shows_outcome_and_subject_from_filter_state() {
+    let envoy = Envoy::start_demo("access-log");
+    let agent = agent();
+    let keys = DemoKeys::load();
+    let edge = envoy.url("edge");
+    let internal = envoy.url("internal");
+    let bearer = |token: &str| vec![("authorization".to_string(), format!("Bearer {token}"))];
+    let send = |url: String, headers: Vec<(String, String)>, expected: u16| {
+        let reply = get(&agent, &url, &headers).unwrap();
+        assert_eq!(reply.status, expected, "{url}: {}", reply.body);
+    };
+    // Each request has a path of its own, so that its log line is found by path.
+    let carol = sign(&keys.rsa, &claims(json!({"sub": "carol"})));
+    send(format!("{edge}/log-allowed"), bearer(&carol), 200);
+    let inner = sign(&keys.ec, &claims(json!({"aud": "orders", "sub": "dave"})));
+    let outer = sign(
+        &keys.rsa,
+        &claims(json!({"sub": "dave", "embedded_tokens": {"orders": inner}})),
+    );
+    send(
+        format!("{edge}/orders/log-narrowed?access_token={outer}"),
+        vec![],
+        200,
+    );
+    send(format!("{edge}/log-missing"), vec![], 401);
+    let expired = sign(
+        &keys.rsa,
+        &claims(json!({"sub": "erin", "iat": now() - 7200, "exp": now() - 3600})),
+    );
+    send(format!("{edge}/log-expired"), bearer(&expired), 401);
+    let forged = sign(
+        &stranger_key(KeyKind::P256, "demo-ec"),
+        &claims(json!({"sub": "mallory"})),
+    );
+    send(format!("{edge}/log-forged"), bearer(&forged), 401);
+    send(format!("{internal}/log-internal"), bearer(&inner), 200);
+
+    let expected = [
+        (
+            "edge \"GET /log-allowed\" 200",
+            "jwt_relay=allowed sub=carol narrowed_to=- upstream=web_cluster",
+        ),
+        (
+            "edge \"GET /orders/log-narrowed\" 200",
+            "jwt_relay=narrowed sub=dave narrowed_to=orders upstream=orders_cluster",
+        ),
+        (
+            "edge \"GET /log-missing\" 401",
+            "jwt_relay=missing sub=- narrowed_to=-",
+        ),
+        // Verified, then refused for its age: who it was still shows.
+        (
+            "edge \"GET /log-expired\" 401",
+            "jwt_relay=expired sub=erin narrowed_to=-",
+        ),
+        // Not verified: its claims are not believed, so not logged.
+        (
+            "edge \"GET /log-forged\" 401",
+            "jwt_relay=bad_signature sub=- narrowed_to=-",
+        ),
+        (
+            "internal \"GET /log-internal\" 200",
+            "jwt_relay=allowed sub=dave narrowed_to=- upstream=orders_cluster",
+        ),
+    ];
+    // Envoy flushes access logs on its own schedule (about once a second).
+    let result = support::poll(Duration::from_secs(10), || {
+        let log = envoy.log();
+        let missing: Vec<String> = expected
+            .iter()
+            .filter(|(request, outcome)| {
+                !log.lines()
+                    .any(|line| line.contains(request) && line.contains(outcome))
+            })
+            .map(|(request, outcome)| format!("{request} … {outcome}"))
+            .collect();
+        if missing.is_empty() {
+            Ok(log)
+        } else {
+            Err(format!("no access-log line for: {missing:#?}"))
+        }
+    });
+    let (log, _) = result.unwrap_or_else(|why| panic!("{why}\nEnvoy's log:\n{}", envoy.log()));
+    for token in [&carol, &outer, &inner, &expired, &forged] {
+        let signature = signature_of(token);
+        assert!(
+            !log.contains(signature),
+            "a token's signature appears in Envoy's log"
+        );
+    }
+}

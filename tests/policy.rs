@@ -4,7 +4,7 @@
 use jwt_relay::cache::TokenCache;
 use jwt_relay::config::FilterConfig;
 use jwt_relay::fetched::Fetched;
-use jwt_relay::policy::{evaluate, Decision, HeaderPlan, Request, Verdict};
+use jwt_relay::policy::{evaluate, filter_state, Decision, HeaderPlan, Request, Verdict};
 use jwt_relay_cli::keys::{jwks, KeyKind, SigningKey};
 use jwt_relay_cli::token::{sign, sign_default};
 use serde_json::{json, Map, Value};
@@ -822,6 +822,116 @@ fn claim_headers_replace_client_copies_and_skip_unsafe_values() {
     let plan = allowed_plan(&decision);
     assert!(plan.remove.contains(&"x-jwt-sub".to_string()));
     assert!(plan.set.is_empty(), "{plan:?}");
+}
+
+#[test]
+fn filter_state_names_the_outcome_and_the_presented_tokens_claims() {
+    let keys = demo_keys();
+    let cfg = config(
+        &keys,
+        json!({"filter_state": {"claims": ["sub", "scope", "exp", "tenant", "note"]}}),
+    );
+    let state = |decision: &Decision| -> Vec<(String, String)> {
+        filter_state(&cfg, decision)
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect()
+    };
+    let pairs = |expected: &[(&str, &str)]| -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    };
+    let inner = narrowed_token(&keys, "orders", json!({"sub": "alice-orders"}));
+    let exp = (NOW + 300).to_string();
+    let outer = outer_with(
+        &keys,
+        json!({"orders": inner}),
+        json!({"scope": ["read", "write"], "tenant": 7, "note": "line\nforged"}),
+    );
+    // Narrowed: the outer (presented) token's claims, not the forwarded one's; the control
+    // character in `note` keeps it out.
+    let narrowed = run(
+        &cfg,
+        &Call {
+            token: Some(outer.clone()),
+            cluster: Some("orders_cluster"),
+            ..Call::default()
+        },
+    );
+    assert_eq!(
+        state(&narrowed),
+        pairs(&[
+            ("jwt_relay.outcome", "narrowed"),
+            ("jwt_relay.issuer", ISS),
+            ("jwt_relay.narrowed_to", "orders"),
+            ("jwt_relay.claim.sub", "alice"),
+            ("jwt_relay.claim.scope", r#"["read","write"]"#),
+            ("jwt_relay.claim.exp", &exp),
+            ("jwt_relay.claim.tenant", "7"),
+        ])
+    );
+    // Verified but refused (expired at the edge): who it was still shows.
+    let expired = sign_default(
+        &keys.rsa,
+        &with(
+            claims(json!("api.example.com")),
+            json!({"iat": NOW - 900, "exp": NOW - 600}),
+        ),
+    )
+    .unwrap();
+    let refused = run(
+        &cfg,
+        &Call {
+            token: Some(expired),
+            ..Call::default()
+        },
+    );
+    assert_eq!(
+        state(&refused),
+        pairs(&[
+            ("jwt_relay.outcome", "expired"),
+            ("jwt_relay.issuer", ISS),
+            ("jwt_relay.claim.sub", "alice"),
+            ("jwt_relay.claim.exp", &(NOW - 600).to_string()),
+        ])
+    );
+    // Not verified: no claim of an unverified token is ever exported.
+    let forged = sign_default(
+        &SigningKey::generate(KeyKind::P256, "demo-ec").unwrap(),
+        &claims(json!("api.example.com")),
+    )
+    .unwrap();
+    for (name, token) in [("forged", Some(forged)), ("missing", None)] {
+        let decision = run(
+            &cfg,
+            &Call {
+                token,
+                ..Call::default()
+            },
+        );
+        let reason = decision.facts.reason;
+        assert_eq!(
+            state(&decision),
+            pairs(&[("jwt_relay.outcome", reason)]),
+            "{name}"
+        );
+        assert_ne!(reason, "allowed", "{name}");
+    }
+    // Turned off: nothing, so no host call either.
+    let off = config(
+        &keys,
+        json!({"filter_state": {"outcome": false, "claims": []}}),
+    );
+    let decision = run(
+        &off,
+        &Call {
+            token: Some(outer),
+            ..Call::default()
+        },
+    );
+    assert!(filter_state(&off, &decision).is_empty());
 }
 
 #[test]
