@@ -286,6 +286,21 @@ pub struct Provider {
     pub required_claims: Vec<String>,
 }
 
+/// Headers Envoy itself joins when a request repeats them (inline headers: `a, b` in one value),
+/// so a single-value lookup still sees every copy and the ambiguity check holds.
+const JOINED_BY_ENVOY: &[&str] = &["authorization"];
+
+/// Which request headers the host reads for a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderReads {
+    /// All of them in one call: some token header is one Envoy may pass as separate copies.
+    All,
+    /// Only these, one lookup each: every token header is joined by Envoy, so one lookup cannot
+    /// miss a second token. The token headers, `:path` when a token may be in the query, and
+    /// the headers the filter owns (whose client copies it removes).
+    Only(Vec<String>),
+}
+
 /// What the filter leaves in Envoy's filter state for access logs and later filters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterStateExport {
@@ -322,6 +337,7 @@ pub struct FilterConfig {
     pub locations: Vec<Location>,
     /// Client-sent copies of these headers are removed from every request: the filter sets them.
     pub owned_headers: Vec<String>,
+    pub header_reads: HeaderReads,
     /// Notes for the start-up log (skipped keys and the like).
     pub notes: Vec<String>,
 }
@@ -471,6 +487,24 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         owned_headers.push(forward_header.clone());
     }
 
+    let header_reads = if token_headers
+        .iter()
+        .all(|name| JOINED_BY_ENVOY.contains(name))
+    {
+        let mut names: Vec<String> = token_headers.iter().map(|name| name.to_string()).collect();
+        if locations.iter().any(|l| matches!(l, Location::Param(_))) {
+            names.push(":path".to_owned());
+        }
+        for owned in &owned_headers {
+            if !names.contains(owned) {
+                names.push(owned.clone());
+            }
+        }
+        HeaderReads::Only(names)
+    } else {
+        HeaderReads::All
+    };
+
     Ok(FilterConfig {
         providers,
         role: raw.role,
@@ -487,6 +521,7 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         filter_state,
         locations,
         owned_headers,
+        header_reads,
         notes,
     })
 }
@@ -908,6 +943,29 @@ mod tests {
                 claims: vec![("sub".into(), "jwt_relay.claim.sub".into())],
             }
         );
+    }
+
+    #[test]
+    fn only_the_headers_a_decision_needs_are_read_when_envoy_joins_the_token_header() {
+        let mut config = minimal();
+        config["claim_to_headers"] = json!([{"claim": "sub", "header": "x-jwt-sub"}]);
+        assert_eq!(
+            parse(&config).unwrap().header_reads,
+            HeaderReads::Only(vec!["authorization".into(), "x-jwt-sub".into()])
+        );
+        config["providers"][0]["from_params"] = json!(["access_token"]);
+        assert_eq!(
+            parse(&config).unwrap().header_reads,
+            HeaderReads::Only(vec![
+                "authorization".into(),
+                ":path".into(),
+                "x-jwt-sub".into()
+            ])
+        );
+        // A custom token header may arrive twice as two entries, and a single lookup returns
+        // only the first: every header is read so that the second copy is seen.
+        config["providers"][0]["from_headers"] = json!([{"name": "x-token"}]);
+        assert_eq!(parse(&config).unwrap().header_reads, HeaderReads::All);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Metr
 use sha2::{Digest, Sha256};
 
 use crate::cache::TokenCache;
-use crate::config::{FeedSource, FilterConfig};
+use crate::config::{FeedSource, FilterConfig, HeaderReads};
 use crate::fetched::{self, Fetched};
 use crate::policy::{self, Decision, Request, Verdict};
 use crate::response::{self, Challenge};
@@ -558,13 +558,10 @@ impl HttpContext for Filter {
         let Some(shared) = self.shared.clone() else {
             return fail_closed("no configuration");
         };
-        let headers: Vec<(String, Vec<u8>)> =
-            match hostcalls::get_map_bytes(MapType::HttpRequestHeaders) {
-                Ok(headers) => headers,
-                Err(status) => {
-                    return fail_closed(&format!("request headers unavailable: {status:?}"))
-                }
-            };
+        let headers = match read_headers(&shared.config.header_reads) {
+            Ok(headers) => headers,
+            Err(status) => return fail_closed(&format!("request headers unavailable: {status:?}")),
+        };
         let Some(since_epoch) = host_clock() else {
             return fail_closed("host clock unavailable");
         };
@@ -596,6 +593,25 @@ impl HttpContext for Filter {
         shared.metrics.record(&decision);
         export_filter_state(&shared.config, &decision);
         apply(decision)
+    }
+}
+
+/// The request headers the decision needs: all in one copy, or only the named ones (one lookup
+/// each, which is cheaper than copying every header the client sent).
+fn read_headers(reads: &HeaderReads) -> Result<Vec<(String, Vec<u8>)>, Status> {
+    match reads {
+        HeaderReads::All => hostcalls::get_map_bytes(MapType::HttpRequestHeaders),
+        HeaderReads::Only(names) => {
+            let mut headers = Vec::with_capacity(names.len());
+            for name in names {
+                if let Some(value) =
+                    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)?
+                {
+                    headers.push((name.clone(), value));
+                }
+            }
+            Ok(headers)
+        }
     }
 }
 
