@@ -169,7 +169,7 @@ impl Metrics {
 
     /// Counts one request's outcome: every request is `allowed` or `denied` (and
     /// `denied.<reason>`); narrowed and stripped requests are counted as such too.
-    fn record(&self, decision: &Decision) {
+    fn record(&self, decision: &Decision<'_>) {
         let mut pending = self.pending.borrow_mut();
         let mut count = |outcome| *pending.entry(outcome).or_insert(0) += 1;
         match decision.verdict {
@@ -631,7 +631,7 @@ fn property(path: &[&str]) -> Option<Vec<u8>> {
 /// Leaves the outcome and the configured claims in the stream's filter state, where Envoy keeps
 /// them as `wasm.<key>` for access logs (`%FILTER_STATE(wasm.jwt_relay.outcome:PLAIN)%`) and
 /// later filters. Best effort: a host that refuses loses a log field, never the decision.
-fn export_filter_state(config: &FilterConfig, decision: &Decision) {
+fn export_filter_state(config: &FilterConfig, decision: &Decision<'_>) {
     for (key, value) in policy::filter_state(config, decision) {
         if let Err(status) = hostcalls::set_property(vec![key], Some(value.as_bytes())) {
             debug!("jwt-relay: filter state {key} not set: {status:?}");
@@ -639,7 +639,7 @@ fn export_filter_state(config: &FilterConfig, decision: &Decision) {
     }
 }
 
-fn apply(decision: Decision) -> Action {
+fn apply(decision: Decision<'_>) -> Action {
     let facts = &decision.facts;
     match decision.verdict {
         Verdict::Allow(plan) => {
@@ -647,9 +647,9 @@ fn apply(decision: Decision) -> Action {
                 "jwt-relay allowed: outcome={} role={} issuer={} token={} narrowed_to={}",
                 facts.reason,
                 facts.role.name(),
-                facts.issuer.as_deref().unwrap_or("-"),
+                facts.issuer.unwrap_or("-"),
                 facts.fingerprint.as_deref().unwrap_or("-"),
-                facts.narrowed_to.as_deref().unwrap_or("-"),
+                facts.narrowed_to.unwrap_or("-"),
             );
             let mut applied = plan.remove.iter().try_for_each(|name| {
                 hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)
@@ -678,7 +678,7 @@ fn apply(decision: Decision) -> Action {
                 facts.reason,
                 denial.status,
                 facts.role.name(),
-                facts.issuer.as_deref().unwrap_or("-"),
+                facts.issuer.unwrap_or("-"),
                 facts.fingerprint.as_deref().unwrap_or("-"),
             );
             for name in &strip {

@@ -41,15 +41,16 @@ pub struct HeaderPlan {
 /// Facts for the log line, stats and filter state; never a token. The only claim values are
 /// those `filter_state.claims` asks for, and they are not logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Facts {
+pub struct Facts<'c> {
     pub role: Role,
     /// Stable outcome name: `allowed`, `missing`, `expired`, …
     pub reason: &'static str,
-    pub issuer: Option<String>,
+    /// The provider's issuer, once the token's signature, issuer and audience are verified.
+    pub issuer: Option<&'c str>,
     /// First 8 hex digits of SHA-256 over the presented token.
     pub fingerprint: Option<String>,
     /// The audience whose narrowed token was forwarded.
-    pub narrowed_to: Option<String>,
+    pub narrowed_to: Option<&'c str>,
     /// A provider whose remote JWKS should be refetched: a token named a `kid` it lacks.
     pub refetch_jwks: Option<usize>,
     /// (filter state key, value) of the configured claims of the presented token, once its
@@ -69,19 +70,19 @@ pub enum Verdict {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub struct Decision<'c> {
     pub verdict: Verdict,
-    pub facts: Facts,
+    pub facts: Facts<'c>,
 }
 
 /// Decides one request. `cache` is this VM's verified-token cache: the only state a decision
 /// changes, and never in a way that can turn a refusal into a pass.
-pub fn evaluate(
-    config: &FilterConfig,
+pub fn evaluate<'c>(
+    config: &'c FilterConfig,
     fetched: &Fetched,
     cache: &mut TokenCache,
     request: &Request<'_>,
-) -> Decision {
+) -> Decision<'c> {
     let role = Role::resolve(request.listener_role, config.role);
     let mut facts = Facts {
         role,
@@ -99,15 +100,16 @@ pub fn evaluate(
         .filter(|owned| request.headers.iter().any(|(name, _)| name == *owned))
         .cloned()
         .collect();
-    let deny =
-        |facts: Facts, reason: &'static str, challenge: Challenge, description: &str| Decision {
+    let deny = |facts: Facts<'c>, reason: &'static str, challenge: Challenge, description: &str| {
+        Decision {
             verdict: Verdict::Deny {
                 denial: response::deny(&config.realm, challenge, description),
                 strip: spoofed.clone(),
             },
             facts: Facts { reason, ..facts },
-        };
-    let invalid = |facts: Facts, error: &TokenError| {
+        }
+    };
+    let invalid = |facts: Facts<'c>, error: &TokenError| {
         let facts = Facts {
             refetch_jwks: error.refetch(),
             ..facts
@@ -169,7 +171,7 @@ pub fn evaluate(
         Ok(token) => token,
         Err(error) => return invalid(facts, &error),
     };
-    facts.issuer = Some(token.provider.issuer.clone());
+    facts.issuer = Some(token.provider.issuer.as_str());
     facts.claims = exported_claims(config, &token.claims);
     let policy = LifetimePolicy::new(token.provider, role, config.internal_max_expired_seconds);
     let admitted = lifetime::check(&token.claims, &policy, request.now)
@@ -227,7 +229,7 @@ pub fn evaluate(
         .push((config.forward_header.clone(), format!("Bearer {embedded}")));
     // The upstream learns about the caller only through the narrowed token.
     set_claim_headers(config, &inner.claims, &mut plan);
-    facts.narrowed_to = Some(audience.clone());
+    facts.narrowed_to = Some(audience.as_str());
     Decision {
         verdict: Verdict::Allow(plan),
         facts: Facts {
@@ -240,16 +242,19 @@ pub fn evaluate(
 /// Filter state keys, the outcome's first, `jwt_relay.issuer` and `jwt_relay.narrowed_to` when
 /// known, then the configured claims: what the host stores under `wasm.<key>` for access logs and
 /// later filters.
-pub fn filter_state<'d>(config: &FilterConfig, decision: &'d Decision) -> Vec<(&'d str, &'d str)> {
+pub fn filter_state<'d>(
+    config: &FilterConfig,
+    decision: &'d Decision<'_>,
+) -> Vec<(&'d str, &'d str)> {
     let facts = &decision.facts;
     let mut state = Vec::with_capacity(3 + facts.claims.len());
     if config.filter_state.outcome {
         state.push(("jwt_relay.outcome", facts.reason));
-        if let Some(issuer) = &facts.issuer {
-            state.push(("jwt_relay.issuer", issuer.as_str()));
+        if let Some(issuer) = facts.issuer {
+            state.push(("jwt_relay.issuer", issuer));
         }
-        if let Some(audience) = &facts.narrowed_to {
-            state.push(("jwt_relay.narrowed_to", audience.as_str()));
+        if let Some(audience) = facts.narrowed_to {
+            state.push(("jwt_relay.narrowed_to", audience));
         }
     }
     state.extend(

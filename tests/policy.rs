@@ -109,7 +109,7 @@ impl Default for Call<'_> {
     }
 }
 
-fn run(config: &FilterConfig, call: &Call<'_>) -> Decision {
+fn run<'c>(config: &'c FilterConfig, call: &Call<'_>) -> Decision<'c> {
     let mut headers: Vec<(String, Vec<u8>)> = vec![(":path".into(), call.path.as_bytes().to_vec())];
     if let Some(token) = &call.token {
         headers.push((
@@ -140,7 +140,7 @@ enum Expect {
     Deny(u32, &'static str),
 }
 
-fn check(name: &str, decision: &Decision, expect: &Expect, failures: &mut Vec<String>) {
+fn check(name: &str, decision: &Decision<'_>, expect: &Expect, failures: &mut Vec<String>) {
     let ok = match (expect, &decision.verdict) {
         (Expect::Allow, Verdict::Allow(_)) => true,
         (Expect::Deny(status, reason), Verdict::Deny { denial, .. }) => {
@@ -165,7 +165,7 @@ fn assert_all_passed(failures: &[String]) {
     );
 }
 
-fn allowed_plan(decision: &Decision) -> &HeaderPlan {
+fn allowed_plan<'d>(decision: &'d Decision<'_>) -> &'d HeaderPlan {
     match &decision.verdict {
         Verdict::Allow(plan) => plan,
         Verdict::Deny { denial, .. } => panic!("denied: {denial:?} ({})", decision.facts.reason),
@@ -551,7 +551,7 @@ fn internal_role_skips_lifetime_but_not_signature() {
     );
 
     let mut failures = Vec::new();
-    let call = |cfg: &FilterConfig, token: &str, role: Option<&'static [u8]>| {
+    fn call<'c>(cfg: &'c FilterConfig, token: &str, role: Option<&'static [u8]>) -> Decision<'c> {
         run(
             cfg,
             &Call {
@@ -560,7 +560,7 @@ fn internal_role_skips_lifetime_but_not_signature() {
                 ..Call::default()
             },
         )
-    };
+    }
     check(
         "expired at the edge",
         &call(&edge_cfg, &expired, None),
@@ -689,7 +689,11 @@ fn narrowing_refuses_what_it_cannot_vouch_for() {
     let strip_cfg = config(&keys, json!({"on_missing_embedded": "strip"}));
     let forger = SigningKey::generate(KeyKind::P256, "demo-ec").unwrap();
     let orders = |changes: Value| narrowed_token(&keys, "orders", changes);
-    let to_orders = |cfg: &FilterConfig, token: String, role: Option<&'static [u8]>| {
+    fn to_orders<'c>(
+        cfg: &'c FilterConfig,
+        token: String,
+        role: Option<&'static [u8]>,
+    ) -> Decision<'c> {
         run(
             cfg,
             &Call {
@@ -699,7 +703,7 @@ fn narrowing_refuses_what_it_cannot_vouch_for() {
                 ..Call::default()
             },
         )
-    };
+    }
 
     let mut failures = Vec::new();
     let no_embed = outer_with(&keys, json!({"inventory": orders(json!({}))}), json!({}));
@@ -831,7 +835,7 @@ fn filter_state_names_the_outcome_and_the_presented_tokens_claims() {
         &keys,
         json!({"filter_state": {"claims": ["sub", "scope", "exp", "tenant", "note"]}}),
     );
-    let state = |decision: &Decision| -> Vec<(String, String)> {
+    let state = |decision: &Decision<'_>| -> Vec<(String, String)> {
         filter_state(&cfg, decision)
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value.to_owned()))
@@ -1003,26 +1007,26 @@ fn install_keys(fetched: &mut Fetched, keys: &[&SigningKey]) {
     fetched.set_remote_keys(0, parsed.keys, version);
 }
 
-fn run_with(
-    cfg: &FilterConfig,
+fn run_with<'c>(
+    cfg: &'c FilterConfig,
     fetched: &Fetched,
     token: &str,
     cluster: &str,
     role: Option<&[u8]>,
-) -> Decision {
+) -> Decision<'c> {
     let mut cache = TokenCache::new(cfg.cache);
     run_cached(cfg, fetched, &mut cache, token, cluster, role, NOW)
 }
 
-fn run_cached(
-    cfg: &FilterConfig,
+fn run_cached<'c>(
+    cfg: &'c FilterConfig,
     fetched: &Fetched,
     cache: &mut TokenCache,
     token: &str,
     cluster: &str,
     role: Option<&[u8]>,
     now: i64,
-) -> Decision {
+) -> Decision<'c> {
     let headers = vec![
         (":path".to_string(), b"/".to_vec()),
         (
