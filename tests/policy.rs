@@ -646,7 +646,7 @@ fn narrowing_forwards_only_the_embedded_token() {
         ]
     );
     assert_eq!(plan.path, None);
-    assert_eq!(decision.facts.narrowed_to.as_deref(), Some("orders"));
+    assert_eq!(decision.facts.narrowed_to, Some("orders"));
 
     // From the query string: the parameter leaves the path.
     let path = format!("/orders?a=1&access_token={outer}&b=2");
