@@ -146,6 +146,8 @@ struct RawProvider {
     max_lifetime_seconds: Option<u64>,
     #[serde(default)]
     required_claims: Vec<String>,
+    #[serde(default)]
+    token_types: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -284,6 +286,19 @@ pub struct Provider {
     pub require_expiration: bool,
     pub max_lifetime_seconds: Option<u64>,
     pub required_claims: Vec<String>,
+    /// Accepted `typ` header values, normalised by [`normalize_type`]. `None`: no `typ`, `JWT`
+    /// or `at+jwt`; a list: `typ` present and listed (RFC 8725 §3.11 explicit typing).
+    pub token_types: Option<Vec<String>>,
+}
+
+/// A `typ` value as compared: media types are case-insensitive and `application/` may be
+/// left out (RFC 7515 §4.1.9), so `application/AT+JWT` and `at+jwt` are one type.
+pub fn normalize_type(typ: &str) -> String {
+    let lower = typ.to_ascii_lowercase();
+    match lower.strip_prefix("application/") {
+        Some(rest) => rest.to_owned(),
+        None => lower,
+    }
 }
 
 /// Headers Envoy itself joins when a request repeats them (inline headers: `a, b` in one value),
@@ -714,6 +729,33 @@ fn compile_provider(
         ));
     }
 
+    let token_types = match raw.token_types {
+        None => None,
+        Some(types) => {
+            if types.is_empty() {
+                return Err(error(
+                    format!("{field}.token_types"),
+                    "list at least one type, or leave the field out for the default",
+                ));
+            }
+            let mut normalized: Vec<String> = Vec::new();
+            for (index, typ) in types.iter().enumerate() {
+                let valid = !typ.is_empty() && typ.bytes().all(|b| b.is_ascii_graphic());
+                if !valid {
+                    return Err(error(
+                        format!("{field}.token_types[{index}]"),
+                        format!("{typ:?} is not a media type"),
+                    ));
+                }
+                let typ = normalize_type(typ);
+                if !normalized.contains(&typ) {
+                    normalized.push(typ);
+                }
+            }
+            Some(normalized)
+        }
+    };
+
     Ok(Provider {
         issuer: raw.issuer,
         audiences: raw.audiences,
@@ -725,6 +767,7 @@ fn compile_provider(
         require_expiration: raw.require_expiration.unwrap_or(true),
         max_lifetime_seconds: raw.max_lifetime_seconds,
         required_claims: raw.required_claims,
+        token_types,
     })
 }
 
@@ -969,6 +1012,17 @@ mod tests {
     }
 
     #[test]
+    fn token_types_are_compared_as_media_types() {
+        let mut config = minimal();
+        assert_eq!(parse(&config).unwrap().providers[0].token_types, None);
+        config["providers"][0]["token_types"] = json!(["application/AT+JWT", "at+jwt", "JWT"]);
+        assert_eq!(
+            parse(&config).unwrap().providers[0].token_types,
+            Some(vec!["at+jwt".to_owned(), "jwt".to_owned()])
+        );
+    }
+
+    #[test]
     fn filter_state_can_be_turned_off_or_widened() {
         let mut config = minimal();
         config["filter_state"] = json!({"outcome": false, "claims": []});
@@ -1119,6 +1173,16 @@ mod tests {
                 "remote JWKS unknown field",
                 json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "url": "https://x"}}),
                 "providers[0].remote_jwks.url",
+            ),
+            (
+                "no token type",
+                json!({"token_types": []}),
+                "providers[0].token_types",
+            ),
+            (
+                "token type with a space",
+                json!({"token_types": ["at+jwt", "at jwt"]}),
+                "providers[0].token_types[1]",
             ),
             (
                 "zero max lifetime",

@@ -17,7 +17,7 @@ use sha2::{Digest as _, Sha256};
 use crate::alg::Alg;
 use crate::cache::{CachedToken, TokenCache};
 use crate::claims::{self, ClaimSet};
-use crate::config::{FilterConfig, Location, Provider};
+use crate::config::{normalize_type, FilterConfig, Location, Provider};
 use crate::fetched::Fetched;
 use crate::keys::{self, KeyError, KeySet, SignatureError};
 
@@ -43,6 +43,8 @@ pub enum TokenError {
     BadSignature,
     WrongAudience,
     MissingClaim(String),
+    /// The `typ` header names a kind of token this provider does not accept.
+    WrongType,
     Expired,
     NotYetValid,
     IssuedInFuture,
@@ -74,6 +76,7 @@ impl TokenError {
             TokenError::BadSignature => "bad_signature",
             TokenError::WrongAudience => "wrong_audience",
             TokenError::MissingClaim(_) => "missing_claim",
+            TokenError::WrongType => "wrong_type",
             TokenError::Expired => "expired",
             TokenError::NotYetValid => "not_yet_valid",
             TokenError::IssuedInFuture => "issued_in_future",
@@ -106,6 +109,7 @@ impl fmt::Display for TokenError {
             TokenError::BadSignature => f.write_str("signature verification failed"),
             TokenError::WrongAudience => f.write_str("audience not allowed"),
             TokenError::MissingClaim(name) => write!(f, "missing required claim {name}"),
+            TokenError::WrongType => f.write_str("token type not accepted"),
             TokenError::Expired => f.write_str("token expired"),
             TokenError::NotYetValid => f.write_str("token not yet valid"),
             TokenError::IssuedInFuture => f.write_str("token issued in the future"),
@@ -258,7 +262,7 @@ fn verify_uncached<'c>(
         4 => return Err(TokenError::Encrypted),
         _ => return Err(TokenError::Malformed),
     }
-    check_header(token)?;
+    let typ = check_header(token)?;
 
     let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
     // Only the issuer is read before the signature check, to find the provider and its keys.
@@ -276,6 +280,7 @@ fn verify_uncached<'c>(
         .position(|p| p.issuer == issuer)
         .ok_or(TokenError::UnknownIssuer)?;
     let provider = &config.providers[provider_index];
+    check_type(typ.as_deref(), provider)?;
     let alg = Alg::from_name(untrusted.algorithm()).ok_or(TokenError::UnsupportedAlgorithm)?;
     if !provider.algorithms.contains(&alg) {
         return Err(TokenError::AlgorithmNotAllowed);
@@ -320,7 +325,8 @@ fn verify_uncached<'c>(
 
 /// The JOSE header, parsed strictly: an object, no duplicate names, `alg` a string, and no
 /// `crit` (RFC 7515 §4.1.11: critical extensions this filter does not understand must fail).
-fn check_header(token: &str) -> Result<(), TokenError> {
+/// Returns the `typ`, normalised, when there is one.
+fn check_header(token: &str) -> Result<Option<String>, TokenError> {
     let encoded = token.split('.').next().unwrap_or_default();
     let decoded = URL_SAFE_NO_PAD
         .decode(encoded)
@@ -334,8 +340,30 @@ fn check_header(token: &str) -> Result<(), TokenError> {
         _ => return Err(TokenError::Malformed),
     }
     match header.get("kid") {
-        None | Some(Value::String(_)) => Ok(()),
+        None | Some(Value::String(_)) => {}
+        Some(_) => return Err(TokenError::Malformed),
+    }
+    match header.get("typ") {
+        None => Ok(None),
+        Some(Value::String(typ)) => Ok(Some(normalize_type(typ))),
         Some(_) => Err(TokenError::Malformed),
+    }
+}
+
+/// Explicit typing (RFC 8725 §3.11): another kind of JWT from the same issuer (an ID token
+/// marked as such, a logout or security event token, a DPoP proof) is not an access token.
+/// By default a token without `typ`, or with `JWT` or `at+jwt` (RFC 9068), passes.
+fn check_type(typ: Option<&str>, provider: &Provider) -> Result<(), TokenError> {
+    let accepted = match (&provider.token_types, typ) {
+        (None, None) => true,
+        (None, Some(typ)) => typ == "jwt" || typ == "at+jwt",
+        (Some(types), Some(typ)) => types.iter().any(|t| t == typ),
+        (Some(_), None) => false,
+    };
+    if accepted {
+        Ok(())
+    } else {
+        Err(TokenError::WrongType)
     }
 }
 

@@ -196,7 +196,8 @@ fn edge_validation_table() {
         t[..t.rfind('.').unwrap() + 1].to_string()
     };
 
-    let cases: Vec<(&str, Option<String>, Expect)> = vec![
+    let cases: Vec<(&str, Option<String>, Expect)> =
+        vec![
         ("valid RS256", Some(rs.clone()), Expect::Allow),
         (
             "valid ES256",
@@ -354,6 +355,52 @@ fn edge_validation_table() {
                 .unwrap(),
             ),
             Expect::Deny(401, "critical_header"),
+        ),
+        (
+            "typ at+jwt (RFC 9068)",
+            Some(sign(&keys.rsa, "RS256", &header(json!({"typ": "at+jwt"})), &api()).unwrap()),
+            Expect::Allow,
+        ),
+        (
+            "typ application/AT+JWT",
+            Some(
+                sign(
+                    &keys.rsa,
+                    "RS256",
+                    &header(json!({"typ": "application/AT+JWT"})),
+                    &api(),
+                )
+                .unwrap(),
+            ),
+            Expect::Allow,
+        ),
+        (
+            "no typ",
+            Some(sign(&keys.rsa, "RS256", &header(json!({"typ": null})), &api()).unwrap()),
+            Expect::Allow,
+        ),
+        (
+            "typ of a logout token",
+            Some(
+                sign(
+                    &keys.rsa,
+                    "RS256",
+                    &header(json!({"typ": "logout+jwt"})),
+                    &api(),
+                )
+                .unwrap(),
+            ),
+            Expect::Deny(401, "wrong_type"),
+        ),
+        (
+            "typ of a DPoP proof",
+            Some(sign(&keys.rsa, "RS256", &header(json!({"typ": "dpop+jwt"})), &api()).unwrap()),
+            Expect::Deny(401, "wrong_type"),
+        ),
+        (
+            "typ not a string",
+            Some(sign(&keys.rsa, "RS256", &header(json!({"typ": 1})), &api()).unwrap()),
+            Expect::Deny(401, "malformed"),
         ),
         (
             "duplicate alg in header",
@@ -826,6 +873,76 @@ fn claim_headers_replace_client_copies_and_skip_unsafe_values() {
     let plan = allowed_plan(&decision);
     assert!(plan.remove.contains(&"x-jwt-sub".to_string()));
     assert!(plan.set.is_empty(), "{plan:?}");
+}
+
+#[test]
+fn token_types_narrow_what_a_provider_accepts() {
+    let keys = demo_keys();
+    let mut cfg = config_json(&keys, json!({}));
+    cfg["providers"][0]["token_types"] = json!(["at+jwt"]);
+    let strict = FilterConfig::from_json(cfg.to_string().as_bytes()).unwrap();
+    let api = claims(json!("api.example.com"));
+    let typed =
+        |typ: Value| sign(&keys.rsa, "RS256", &header(json!({ "typ": typ })), &api).unwrap();
+    let mut failures = Vec::new();
+    for (name, token, expect) in [
+        ("at+jwt", typed(json!("at+jwt")), Expect::Allow),
+        (
+            "application/at+jwt",
+            typed(json!("application/at+jwt")),
+            Expect::Allow,
+        ),
+        ("JWT", typed(json!("JWT")), Expect::Deny(401, "wrong_type")),
+        (
+            "no typ",
+            typed(Value::Null),
+            Expect::Deny(401, "wrong_type"),
+        ),
+    ] {
+        let decision = run(
+            &strict,
+            &Call {
+                token: Some(token),
+                ..Call::default()
+            },
+        );
+        check(name, &decision, &expect, &mut failures);
+    }
+    // Embedded tokens answer to the same provider's rule.
+    for (inner_type, expect) in [
+        ("at+jwt", Expect::Allow),
+        ("JWT", Expect::Deny(401, "embedded_invalid")),
+    ] {
+        let inner = sign(
+            &keys.ec,
+            "ES256",
+            &header(json!({ "typ": inner_type })),
+            &claims(json!("orders")),
+        )
+        .unwrap();
+        let outer = sign(
+            &keys.rsa,
+            "RS256",
+            &header(json!({"typ": "at+jwt"})),
+            &with(api.clone(), json!({"embedded_tokens": {"orders": inner}})),
+        )
+        .unwrap();
+        let decision = run(
+            &strict,
+            &Call {
+                token: Some(outer),
+                cluster: Some("orders_cluster"),
+                ..Call::default()
+            },
+        );
+        check(
+            &format!("embedded {inner_type} where only at+jwt is accepted"),
+            &decision,
+            &expect,
+            &mut failures,
+        );
+    }
+    assert_all_passed(&failures);
 }
 
 #[test]

@@ -16,8 +16,8 @@ use jwt_compact::{Claims, UntrustedToken};
 use jwt_relay::alg::Alg;
 use jwt_relay::claims::{self as filter_claims, ClaimSet};
 use jwt_relay::config::{
-    DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_EMBEDDED_TOKENS_CLAIM, DEFAULT_MAX_TOKEN_BYTES,
-    DEFAULT_SESSION_CLAIM,
+    self as filter_config, DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_EMBEDDED_TOKENS_CLAIM,
+    DEFAULT_MAX_TOKEN_BYTES, DEFAULT_SESSION_CLAIM,
 };
 use jwt_relay::keys::{self as filter_keys, KeyError, KeySet, SignatureError};
 use jwt_relay::lifetime::{self, LifetimePolicy};
@@ -290,6 +290,20 @@ fn check_header(header: &Map<String, Value>, notes: &mut Checks) -> Option<Alg> 
                 "{name}: ignored; keys come from the configured JWKS only, never from the token"
             ));
         }
+    }
+    match header
+        .get("typ")
+        .map(|typ| typ.as_str().map(filter_config::normalize_type))
+    {
+        None => notes.info("typ: absent; accepted unless the provider sets token_types"),
+        Some(Some(typ)) if typ == "jwt" || typ == "at+jwt" => notes.info(format!(
+            "typ {typ:?}: accepted by default; a provider's token_types can narrow that"
+        )),
+        Some(Some(typ)) => notes.refused(format!(
+            "typ {typ:?}: not an access token type; refused unless the provider's token_types \
+             lists it"
+        )),
+        Some(None) => notes.refused("typ: not a string (malformed token)"),
     }
     match header.get("kid") {
         None => notes.info("kid: absent; the only configured key that fits the alg is used"),
