@@ -3,12 +3,17 @@
 //! A request that offers more than one token, or the same token header twice, is ambiguous and
 //! refused: guessing which one counts is how validation and the upstream end up disagreeing.
 
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode_str;
+
 use crate::config::Location;
 
 /// A token and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extracted<'r> {
-    pub token: &'r str,
+    /// Borrowed from the request, or decoded from a percent-encoded query parameter.
+    pub token: Cow<'r, str>,
     pub location: &'r Location,
 }
 
@@ -27,7 +32,7 @@ pub fn extract<'r>(
     locations: &'r [Location],
 ) -> Result<Option<Extracted<'r>>, ExtractError> {
     let mut found: Option<Extracted<'r>> = None;
-    let mut record = |token: &'r str, location: &'r Location| {
+    let mut record = |token: Cow<'r, str>, location: &'r Location| {
         if found.is_some() {
             return Err(ExtractError::Ambiguous);
         }
@@ -49,16 +54,26 @@ pub fn extract<'r>(
                     if token.contains(',') {
                         return Err(ExtractError::Ambiguous);
                     }
-                    record(non_empty(token)?, location)?;
+                    record(Cow::Borrowed(non_empty(token)?), location)?;
                 }
             }
             Location::Param(name) => {
-                let mut values = query_pairs(path).filter(|(n, _)| n == name).map(|(_, v)| v);
+                let mut values = query_pairs(path)
+                    .filter(|(n, _)| param_name_is(n, name))
+                    .map(|(_, v)| v);
                 let Some(value) = values.next() else { continue };
                 if values.next().is_some() {
                     return Err(ExtractError::Ambiguous);
                 }
-                record(non_empty(value)?, location)?;
+                // Decoded as the upstream would decode it (RFC 6750 §2.3: form-encoded).
+                let value = percent_decode_str(value)
+                    .decode_utf8()
+                    .map_err(|_| ExtractError::Malformed)?;
+                let token = match value {
+                    Cow::Borrowed(raw) => Cow::Borrowed(non_empty(raw)?),
+                    Cow::Owned(decoded) => Cow::Owned(non_empty(&decoded)?.to_owned()),
+                };
+                record(token, location)?;
             }
         }
     }
@@ -89,6 +104,16 @@ fn query_pairs(path: &str) -> impl Iterator<Item = (&str, &str)> {
         .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
 }
 
+/// Whether a raw (possibly percent-encoded) parameter name is `name`: `access%5Ftoken` is
+/// `access_token` to any upstream that decodes its query, so it is to the filter too.
+fn param_name_is(raw: &str, name: &str) -> bool {
+    if raw.contains('%') {
+        percent_decode_str(raw).decode_utf8_lossy() == name
+    } else {
+        raw == name
+    }
+}
+
 /// `path` without any `name=...` query parameter; everything else keeps its order and bytes.
 pub fn remove_query_param(path: &str, name: &str) -> String {
     let Some((base, query)) = path.split_once('?') else {
@@ -96,7 +121,9 @@ pub fn remove_query_param(path: &str, name: &str) -> String {
     };
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| !pair.is_empty() && pair.split_once('=').map_or(*pair, |(n, _)| n) != name)
+        .filter(|pair| {
+            !pair.is_empty() && !param_name_is(pair.split_once('=').map_or(*pair, |(n, _)| n), name)
+        })
         .collect();
     if kept.is_empty() {
         base.to_owned()
@@ -186,7 +213,10 @@ mod tests {
         let found = extract(&none, "/x?a=1&access_token=t.u.v", &locations)
             .unwrap()
             .unwrap();
-        assert_eq!((found.token, found.location), ("t.u.v", &locations[1]));
+        assert_eq!(
+            (found.token.as_ref(), found.location),
+            ("t.u.v", &locations[1])
+        );
         assert_eq!(
             extract(
                 &none,
@@ -205,6 +235,36 @@ mod tests {
             Err(ExtractError::Malformed)
         );
         assert_eq!(extract(&none, "/x?access_tokenx=1", &locations), Ok(None));
+    }
+
+    #[test]
+    fn query_parameters_are_percent_decoded_like_the_upstream_would() {
+        let locations = [Location::Param("access_token".into())];
+        let none = headers(&[]);
+        let found = extract(&none, "/x?access%5Ftoken=a%2Eb.c", &locations)
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.token, "a.b.c");
+        // An encoded name is the same parameter: two of them are two tokens.
+        assert_eq!(
+            extract(
+                &none,
+                "/x?access_token=a.b.c&access%5ftoken=d.e.f",
+                &locations
+            ),
+            Err(ExtractError::Ambiguous)
+        );
+        for bad in ["/x?access_token=%FF.b.c", "/x?access_token=a%20b.c"] {
+            assert_eq!(
+                extract(&none, bad, &locations),
+                Err(ExtractError::Malformed),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            remove_query_param("/a?b=1&access%5Ftoken=x&c=2", "access_token"),
+            "/a?b=1&c=2"
+        );
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub fn evaluate<'c>(
         return invalid(facts, &TokenError::TooLarge);
     }
     if request.fingerprint {
-        facts.fingerprint = Some(verify::fingerprint(found.token));
+        facts.fingerprint = Some(verify::fingerprint(&found.token));
     }
     let inputs = Inputs {
         config,
@@ -162,7 +162,7 @@ pub fn evaluate<'c>(
     };
 
     let token = match verify::verify(
-        found.token,
+        &found.token,
         inputs,
         cache,
         Some(found.location),

@@ -455,6 +455,20 @@ fn edge_listener() {
             }),
         ),
         case(
+            "/orders with a percent-encoded ?access%5Ftoken=: decoded, removed, narrowed",
+            edge,
+            &format!(
+                "/orders/42?access%5Ftoken={}&page=2",
+                with_orders.replace('.', "%2E")
+            ),
+            vec![],
+            forwarded({
+                let mut seen = narrowed(&orders_inner, &with_orders);
+                seen.push(Seen::Path("/orders/42?page=2".to_string()));
+                seen
+            }),
+        ),
+        case(
             "/inventory sees only the narrowed inventory token",
             edge,
             "/inventory/7",
