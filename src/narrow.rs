@@ -4,8 +4,6 @@
 use serde_json::Value;
 
 use crate::cache::TokenCache;
-use crate::lifetime::{self, LifetimePolicy};
-use crate::revocation;
 use crate::role::Role;
 use crate::verify::{self, AudienceCheck, Inputs, TokenError, VerifiedToken};
 
@@ -41,10 +39,7 @@ pub fn verify_embedded<'c>(
     let inside = |error: TokenError| TokenError::Embedded(Box::new(error));
     let inner = verify::verify(token, inputs, cache, None, AudienceCheck::Exactly(audience))
         .map_err(inside)?;
-    let config = inputs.config;
-    let policy = LifetimePolicy::new(inner.provider, role, config.internal_max_expired_seconds);
-    lifetime::check(&inner.claims, &policy, inputs.now).map_err(inside)?;
-    revocation::check(config, inputs.fetched, &inner.claims, inputs.now).map_err(inside)?;
+    verify::admit(&inner, inputs, role).map_err(inside)?;
     if let Some(parent_exp) = parent.expiration() {
         match inner.expiration() {
             Some(exp) if exp <= parent_exp => {}

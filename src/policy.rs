@@ -7,10 +7,8 @@ use crate::claims::{filter_state_value, scalar_header_value, ClaimSet};
 use crate::config::{FilterConfig, Location, OnMissingEmbedded};
 use crate::extract::{self, ExtractError};
 use crate::fetched::Fetched;
-use crate::lifetime::{self, LifetimePolicy};
 use crate::narrow;
 use crate::response::{self, Challenge, Denial};
-use crate::revocation;
 use crate::role::Role;
 use crate::verify::{self, AudienceCheck, Inputs, TokenError};
 
@@ -173,10 +171,7 @@ pub fn evaluate<'c>(
     };
     facts.issuer = Some(token.provider.issuer.as_str());
     facts.claims = exported_claims(config, &token.claims);
-    let policy = LifetimePolicy::new(token.provider, role, config.internal_max_expired_seconds);
-    let admitted = lifetime::check(&token.claims, &policy, request.now)
-        .and_then(|()| revocation::check(config, fetched, &token.claims, request.now));
-    if let Err(error) = admitted {
+    if let Err(error) = verify::admit(&token, inputs, role) {
         return invalid(facts, &error);
     }
 

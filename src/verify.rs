@@ -20,6 +20,9 @@ use crate::claims::{self, ClaimSet};
 use crate::config::{normalize_type, FilterConfig, Location, Provider};
 use crate::fetched::Fetched;
 use crate::keys::{self, KeyError, KeySet, SignatureError};
+use crate::lifetime::{self, LifetimePolicy};
+use crate::revocation;
+use crate::role::Role;
 
 /// Why a token was refused. Descriptions are fixed text: nothing from the token is echoed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +248,19 @@ pub fn verify<'c>(
     }
     check_audience(&verified.claims.custom, verified.provider, audience)?;
     Ok(verified)
+}
+
+/// What can change between two uses of a verified token, checked on every use (cached or not):
+/// its lifetime by the listener's role, then revocation.
+pub fn admit(
+    token: &VerifiedToken<'_>,
+    inputs: Inputs<'_, '_>,
+    role: Role,
+) -> Result<(), TokenError> {
+    let config = inputs.config;
+    let policy = LifetimePolicy::new(token.provider, role, config.internal_max_expired_seconds);
+    lifetime::check(&token.claims, &policy, inputs.now)?;
+    revocation::check(config, inputs.fetched, &token.claims, inputs.now)
 }
 
 /// The full check: structure, header, issuer, algorithm, key, signature, claim types and
