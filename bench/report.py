@@ -2,6 +2,7 @@
 the table of medians.
 
     python3 bench/report.py line RUN_DIR/<config>/<workload>/<run>   one line about one run
+    python3 bench/report.py latency-line RUN_DIR/latency/<config>/<run>   one fixed-rate run
     python3 bench/report.py table RUN_DIR [OUTPUT.md]               the table; also into OUTPUT.md
 
 OUTPUT.md gets the table between its `<!-- bench:results:begin -->` and
@@ -166,11 +167,115 @@ def line(run_dir):
         sys.exit(4)
 
 
+def parse_latency(run_dir):
+    """One fixed-rate run: oha's JSON (seconds) as milliseconds, plus who else used the cores."""
+    meta = read_env(os.path.join(run_dir, "meta.env"))
+    oha = json.load(open(os.path.join(run_dir, "oha.json")))
+    pct = oha["latencyPercentiles"]
+    codes = oha.get("statusCodeDistribution") or {}
+    r = {"config": meta["config"], "run": meta["run"], "rate": float(meta["rate"])}
+    r["p50"], r["p99"], r["p999"] = (pct[k] * 1000 for k in ("p50", "p99", "p99.9"))
+    r["achieved"] = oha["summary"]["requestsPerSec"]
+    r["ok"] = codes.get("200", 0)
+    r["wrong"] = sum(n for code, n in codes.items() if code != "200") + sum(
+        (oha.get("errorDistribution") or {}).values()
+    )
+    wall, clk = float(meta["wall"]), float(meta["clk_tck"])
+    cpu_before = [int(x) for x in meta["cpu_before"].split()]
+    cpu_after = [int(x) for x in meta["cpu_after"].split()]
+    busy = (cpu_after[0] - cpu_before[0]) / clk
+    steal = (cpu_after[1] - cpu_before[1]) / clk
+    envoy = int(meta["envoy_ticks"]) / clk
+    oha_user, oha_sys = (float(x) for x in open(os.path.join(run_dir, "oha.json.cpu")).read().split())
+    r["envoy_cpu"] = envoy / wall
+    r["other_cpu"] = max(0.0, busy - envoy - oha_user - oha_sys + steal) / wall
+    return r
+
+
+def latency_line(run_dir):
+    """Prints one line about a fixed-rate run; exit status 3 if any answer was not a 200."""
+    r = parse_latency(run_dir)
+    flags = [f"{r['wrong']} WRONG ANSWERS"] if r["wrong"] else []
+    if r["other_cpu"] > 0.1:
+        flags.append(f"other load {r['other_cpu']:.0%} of a core")
+    print(
+        f"  {r['config']:<15} latency  run {r['run']}: {r['achieved']:>7.0f} req/s  "
+        f"p50 {r['p50']:.3f} ms  p99 {r['p99']:.3f} ms  p99.9 {r['p999']:.3f} ms  "
+        f"Envoy CPU {r['envoy_cpu']:.0%}" + ("  [" + "; ".join(flags) + "]" if flags else "")
+    )
+    if r["wrong"]:
+        sys.exit(3)
+
+
+def collect_latency(run_root):
+    """Fixed-rate runs by config: medians, and each run for pairing with none's."""
+    root = os.path.join(run_root, "latency")
+    med = {}
+    if not os.path.isdir(root):
+        return med
+    for config in sorted(os.listdir(root)):
+        runs = [
+            parse_latency(os.path.join(root, config, run))
+            for run in sorted(os.listdir(os.path.join(root, config)))
+            if os.path.exists(os.path.join(root, config, run, "oha.json"))
+        ]
+        if runs:
+            m = {f: statistics.median(r[f] for r in runs)
+                 for f in ("p50", "p99", "p999", "achieved", "envoy_cpu", "other_cpu")}
+            m["by_run"] = {r["run"]: r for r in runs}
+            m["runs"] = len(runs)
+            m["wrong"] = sum(r["wrong"] for r in runs)
+            m["rate"] = runs[0]["rate"]
+            med[config] = m
+    return med
+
+
+def latency_added(lat, config, field):
+    """Median over rounds of (config's run i − none's run i) for a percentile, in ms."""
+    a, b = lat.get(config), lat.get("none")
+    if not a or not b:
+        return None
+    pairs = [(r, b["by_run"][n]) for n, r in a["by_run"].items() if n in b["by_run"]]
+    return statistics.median(x[field] - y[field] for x, y in pairs) if pairs else None
+
+
+def latency_table(lat, bench):
+    if not lat:
+        return ""
+    rate = next(iter(lat.values()))["rate"]
+    rows = [
+        f"Fixed rate: workload (a) at {rate:,.0f} req/s for {bench.get('latency_duration', '?')} s "
+        "(oha, 10 connections, latency measured from when each request was due), "
+        "medians of the runs; \"added\" pairs each run with the no-filter run of the same round.",
+        "",
+        "| config | p50 ms | p99 ms | p99.9 ms | p50 added | p99 added | Envoy CPU | answers | notes |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for config in CONFIGS:
+        m = lat.get(config)
+        if m is None:
+            continue
+        added = {f: latency_added(lat, config, f) for f in ("p50", "p99")}
+        shown = {f: "–" if config == "none" else "n/a" if v is None else f"{v:+.3f}"
+                 for f, v in added.items()}
+        notes = []
+        if m["achieved"] < 0.98 * rate:
+            notes.append(f"reached only {m['achieved']:,.0f} req/s")
+        if m["other_cpu"] > 0.05:
+            notes.append(f"other load {m['other_cpu']:.0%} of a core")
+        answers = f"**{m['wrong']:,} wrong**" if m["wrong"] else "all 200"
+        rows.append(
+            f"| {config} | {m['p50']:.3f} | {m['p99']:.3f} | {m['p999']:.3f} | {shown['p50']} "
+            f"| {shown['p99']} | {m['envoy_cpu']:.0%} | {answers} | {'; '.join(notes)} |"
+        )
+    return "\n".join(rows)
+
+
 def collect(run_root):
     runs = []
     for config in sorted(os.listdir(run_root)):
         config_dir = os.path.join(run_root, config)
-        if not os.path.isdir(config_dir):
+        if not os.path.isdir(config_dir) or config == "latency":
             continue
         for workload in sorted(os.listdir(config_dir)):
             # Runs set aside as noisy (<run>.noisy-<n>) are kept as raw data only.
@@ -267,7 +372,7 @@ def table(med):
     return "\n".join(rows)
 
 
-def goals(med):
+def goals(med, lat):
     def vs(workload, base, base_workload=None):
         return rps_ratio(med, ("jwt-relay", workload), (base, base_workload or workload))
 
@@ -277,7 +382,12 @@ def goals(med):
         ok = value >= target[1] if target[2] == ">=" else value <= target[1]
         return f"| {label} | {fmt(value)} | {target[0]} | {'met' if ok else '**not met**'} |"
 
-    p99 = paired(med, ("jwt-relay", "a"), ("none", "a"), lambda x, y: x["p99"] - y["p99"])
+    # At a fixed rate when measured: under wrk's closed loop, p99 mostly reflects throughput.
+    p99 = latency_added(lat, "jwt-relay", "p99")
+    p99_label = "p99 added over no filter, cached path (a), fixed rate"
+    if p99 is None:
+        p99 = paired(med, ("jwt-relay", "a"), ("none", "a"), lambda x, y: x["p99"] - y["p99"])
+        p99_label = "p99 added over no filter, cached path (a), wrk at full load"
     times = lambda v: f"{v:.2f}×"
     rows = [
         "| goal (issue 4) | measured | target | |",
@@ -287,7 +397,7 @@ def goals(med):
         check("(b) cold RS256 vs native jwt_authn without cache", vs("b", "native-nocache"), ("≥ 0.25×", 0.25, ">="), times),
         check("(c) garbage flood, bad signatures, vs (a)", vs("c-sig", "jwt-relay", "a"), ("≥ 0.90×", 0.9, ">="), times),
         check("(c) garbage flood, unknown kid / not a JWT, vs (a)", vs("c-cheap", "jwt-relay", "a"), ("≥ 0.90×", 0.9, ">="), times),
-        check("p99 added over no filter, cached path (a)", p99, ("≤ 0.100 ms", 0.1, "<="), lambda v: f"{v:+.3f} ms"),
+        check(p99_label, p99, ("≤ 0.100 ms", 0.1, "<="), lambda v: f"{v:+.3f} ms"),
     ]
     return "\n".join(rows)
 
@@ -318,12 +428,17 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "line":
         line(sys.argv[2])
         return
+    if len(sys.argv) == 3 and sys.argv[1] == "latency-line":
+        latency_line(sys.argv[2])
+        return
     if len(sys.argv) not in (3, 4) or sys.argv[1] != "table":
         sys.exit(__doc__)
     run_root = sys.argv[2]
     bench = read_env(os.path.join(run_root, "bench.env"))
     med = collect(run_root)
-    text = f"{machine(bench)}\n\n{table(med)}\n\n{goals(med)}\n"
+    lat = collect_latency(run_root)
+    latency = latency_table(lat, bench)
+    text = f"{machine(bench)}\n\n{table(med)}\n\n" + (f"{latency}\n\n" if latency else "") + f"{goals(med, lat)}\n"
     busiest = max((m["other_cpu"] for m in med.values()), default=0)
     if busiest > 0.1:
         text = (

@@ -21,6 +21,10 @@
 #   BENCH_NOISY      a run during which other processes took more than this share of a core is
 #                    done again (default 0.15)...
 #   BENCH_RERUNS     ...at most this many times over the whole bench (default 12)
+#   BENCH_LATENCY_RATE      requests/s of the fixed-rate latency runs, workload (a) (default 2000;
+#                           0 = none). oha sends them, with latency correction; installed with
+#                           `cargo install oha` the first time (5-10 min)
+#   BENCH_LATENCY_DURATION  seconds per latency run (default 10)
 #   ENVOY_BIN, JWT_RELAY_WASM, CARGO_TARGET_DIR as for `make test`.
 set -euo pipefail
 
@@ -36,6 +40,8 @@ readonly OUTPUT=${BENCH_OUTPUT-BENCHMARKS.md}
 QUIET_HALVES=$((${BENCH_QUIET:-60} * 2))
 readonly NOISY=${BENCH_NOISY:-0.15}
 RERUNS_LEFT=${BENCH_RERUNS:-12}
+readonly LATENCY_RATE=${BENCH_LATENCY_RATE:-2000}
+readonly LATENCY_DURATION=${BENCH_LATENCY_DURATION:-10}
 readonly TARGET_DIR=${CARGO_TARGET_DIR:-target}
 readonly BUILT_WASM=${JWT_RELAY_WASM:-$TARGET_DIR/wasm32-wasip1/release/jwt_relay.wasm}
 readonly BUILT_NOOP_WASM=$TARGET_DIR/wasm32-wasip1/release/jwt_relay_bench_noop.wasm
@@ -95,6 +101,11 @@ prepare_tools() {
     local sudo=""
     [[ $(id -u) -eq 0 ]] || sudo=sudo
     $sudo apt-get update -qq && $sudo apt-get install -y -qq wrk >/dev/null
+  fi
+  if [[ $LATENCY_RATE != 0 ]] && ! command -v oha >/dev/null; then
+    log "installing oha (cargo install --locked oha: 5-10 minutes, once) for the fixed-rate latency runs"
+    cargo install --quiet --locked oha
+    command -v oha >/dev/null || die "oha installed but not on PATH (add ~/.cargo/bin to PATH)"
   fi
   command -v taskset >/dev/null || die "taskset (util-linux) is needed to pin Envoy and wrk"
   [[ $(nproc) -ge 2 ]] || die "needs 2 cores: Envoy on core $ENVOY_CORE, wrk on core $WRK_CORE"
@@ -385,6 +396,55 @@ one_run() {
   done
 }
 
+# oha at a fixed rate on the load-generator core: latency measured from when each request was
+# due, not when it went out (--latency-correction), so a stalled Envoy cannot hide its queue.
+run_oha() {
+  local seconds=$1 token=$2 out=$3
+  (
+    TIMEFORMAT='%U %S'
+    {
+      time taskset -c "$WRK_CORE" oha -z "${seconds}s" -q "$LATENCY_RATE" -c "$CONNECTIONS" \
+        --latency-correction --no-tui --output-format json \
+        -H "authorization: Bearer $token" "$LISTENER/" >"$out"
+    } 2>"$out.cpu"
+  ) &
+  WRK_PID=$!
+  wait "$WRK_PID" || die "oha failed: $(cat "$out" "$out.cpu")"
+  WRK_PID=""
+}
+
+# One fixed-rate run of workload (a) into $RUN_DIR/latency/<config>/<run>.
+latency_run() {
+  local config=$1 run=$2
+  local dir="$RUN_DIR/latency/$config/$run"
+  mkdir -p "$dir"
+  wait_for_quiet
+  render_config "$config" "$dir/envoy.yaml"
+  start_envoy "$dir/envoy.yaml" "$dir/envoy.log"
+  check_envoy "$config" "$dir/envoy.log"
+  local token
+  token=$(<"$TOKEN_DIR/a.txt")
+  run_oha "$WARMUP" "$token" "$dir/warmup.json"
+  local cpu_before envoy_before t0 t1
+  cpu_before=$(cpu_ticks)
+  envoy_before=$(process_ticks "$ENVOY_PID")
+  t0=$(date +%s.%N)
+  run_oha "$LATENCY_DURATION" "$token" "$dir/oha.json"
+  t1=$(date +%s.%N)
+  cat >"$dir/meta.env" <<EOF
+config=$config
+run=$run
+rate=$LATENCY_RATE
+wall=$(awk -v t0="$t0" -v t1="$t1" 'BEGIN { print t1 - t0 }')
+cpu_before=$cpu_before
+cpu_after=$(cpu_ticks)
+envoy_ticks=$(($(process_ticks "$ENVOY_PID") - envoy_before))
+clk_tck=$(getconf CLK_TCK)
+EOF
+  stop_envoy
+  python3 bench/report.py latency-line "$dir" >&2 || WRONG_RUNS+=("$dir")
+}
+
 # ---------------------------------------------------------------------------------------------
 main() {
   local started=$SECONDS date
@@ -400,12 +460,18 @@ main() {
       applies "$config" "$workload" && runs_total=$((runs_total + RUNS))
     done
   done
+  local latency_total=0
+  if [[ $LATENCY_RATE != 0 && " $WORKLOADS " == *" a "* ]]; then
+    for config in $CONFIGS; do latency_total=$((latency_total + RUNS)); done
+  fi
   for config in $CONFIGS; do
     render_config "$config" "$RUN_DIR/$config.yaml"
     "$ENVOY_BIN" --mode validate --disable-hot-restart -l warn -c "$RUN_DIR/$config.yaml" >&2 ||
       die "bench/envoy/$config.yaml does not validate"
   done
   log "$runs_total runs of ${WARMUP} s warm-up + ${DURATION} s, Envoy on core $ENVOY_CORE, wrk on core $WRK_CORE; raw data in $RUN_DIR"
+  [[ $latency_total -eq 0 ]] ||
+    log "then $latency_total fixed-rate latency runs of workload (a): $LATENCY_RATE req/s for ${LATENCY_DURATION} s (oha)"
 
   # Run by run, round-robin over the configurations, so a slow drift of the machine (other work,
   # thermal) spreads over all of them instead of landing on one.
@@ -417,6 +483,14 @@ main() {
       done
     done
   done
+  if [[ $latency_total -gt 0 ]]; then
+    log "fixed-rate latency, workload (a), $LATENCY_RATE req/s:"
+    for run in $(seq "$RUNS"); do
+      for config in $CONFIGS; do
+        latency_run "$config" "$run"
+      done
+    done
+  fi
 
   {
     echo "date=$date"
@@ -427,6 +501,8 @@ main() {
     echo "runs=$RUNS"
     echo "tokens=$TOKEN_COUNT"
     echo "connections=$CONNECTIONS"
+    echo "latency_rate=$LATENCY_RATE"
+    echo "latency_duration=$LATENCY_DURATION"
     echo "git=$GIT_STATE"
     echo "wasm_sha256=$(sha256sum "$WASM" | cut -c1-12)"
     echo "elapsed=$((SECONDS - started))"
