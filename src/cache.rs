@@ -103,33 +103,30 @@ impl TokenCache {
         counts
     }
 
-    /// The entry for `digest`, unless it has expired or its remote keys have changed since
-    /// (`key_version` gives the current version of a provider's remote keys).
+    /// A copy of the entry for `token` (a reference count and a few words), unless it has
+    /// expired or its remote keys have changed since (`key_version` gives the current version
+    /// of a provider's remote keys). One hash of the token per lookup.
     pub fn get(
         &mut self,
         token: &str,
         now: i64,
         key_version: impl Fn(usize) -> Option<u64>,
-    ) -> Option<&CachedToken> {
-        let stale = match self.entries.get(token) {
-            None => {
-                self.misses += 1;
-                return None;
-            }
-            Some(entry) => {
-                now > entry.evict_after
-                    || entry
-                        .key_version
-                        .is_some_and(|version| key_version(entry.provider_index) != Some(version))
-            }
+    ) -> Option<CachedToken> {
+        let Some(entry) = self.entries.get(token).cloned() else {
+            self.misses += 1;
+            return None;
         };
+        let stale = now > entry.evict_after
+            || entry
+                .key_version
+                .is_some_and(|version| key_version(entry.provider_index) != Some(version));
         if stale {
             self.remove(token);
             self.misses += 1;
             return None;
         }
         self.hits += 1;
-        self.entries.get(token)
+        Some(entry)
     }
 
     pub fn insert(&mut self, token: &str, entry: CachedToken) {

@@ -199,11 +199,9 @@ pub fn verify<'c>(
     audience: AudienceCheck<'_>,
 ) -> Result<VerifiedToken<'c>, TokenError> {
     let config = inputs.config;
-    let cached = cache
-        .get(token, inputs.now, |provider| {
-            inputs.fetched.remote_version(provider)
-        })
-        .cloned();
+    let cached = cache.get(token, inputs.now, |provider| {
+        inputs.fetched.remote_version(provider)
+    });
     let verified = match cached {
         Some(hit) => VerifiedToken {
             provider: config
