@@ -456,7 +456,9 @@ start() {
     ECHO_PID=$!
     jwt-relay-cli serve --listen "$IDP_ADDR" --jwks-key "${DEMO_KEYS[@]}" >"$IDP_LOG" 2>&1 &
     IDP_PID=$!
-    "$envoy" -c "$CONFIG" --disable-hot-restart --concurrency 1 -l info >"$ENVOY_LOG" 2>&1 &
+    # Access logs reach the log within a second (Envoy's default is every 10 s).
+    "$envoy" -c "$CONFIG" --disable-hot-restart --concurrency 1 -l info \
+        --file-flush-interval-msec 1000 >"$ENVOY_LOG" 2>&1 &
     ENVOY_PID=$!
     wait_ready
     wait_first_fetch
@@ -675,6 +677,15 @@ run_plan() {
     done
     [[ -z "$SCENARIO" ]] || passed=$((passed + 1))
     printf '\n%d/%d scenarios as expected. Envoy log: %s\n' "$passed" "$total" "$ENVOY_LOG"
+    show_access_log
+}
+
+# The last requests as Envoy's access log saw them: the outcome and subject the filter left in
+# the filter state (README: Access logs and filter state). Waits for the next flush.
+show_access_log() {
+    sleep 1.2
+    printf '\nThe access log (envoy/demo.yaml), last requests:\n'
+    grep -E '^\[[^]]+\] (edge|internal) "' "$ENVOY_LOG" | tail -n 6 | sed 's/^/  /'
 }
 
 main() {
