@@ -24,6 +24,7 @@ use crate::config::{FeedSource, FilterConfig, HeaderReads};
 use crate::fetched::{self, Fetched};
 use crate::policy::{self, Decision, Request, Verdict};
 use crate::response::{self, Challenge};
+use crate::role::Role;
 use crate::schedule::FeedState;
 
 const ROLE_PROPERTY: [&str; 5] = [
@@ -568,25 +569,29 @@ impl HttpContext for Filter {
         let now = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
         // A worker that has not ticked yet picks up documents another VM already published.
         shared.sync(true);
-        let listener_role = property(&ROLE_PROPERTY);
+        let read_role = || property(&ROLE_PROPERTY);
         // The route's cluster only matters when some cluster is a narrowing target.
         let cluster = if shared.config.upstreams.is_empty() {
             None
         } else {
             property(&CLUSTER_PROPERTY).and_then(|raw| String::from_utf8(raw).ok())
         };
-        let decision = policy::evaluate(
+        let mut decision = policy::evaluate(
             &shared.config,
             &shared.fetched.borrow(),
             &mut shared.cache.borrow_mut(),
             &Request {
                 headers: &headers,
-                listener_role: listener_role.as_deref(),
+                listener_role: &read_role,
                 cluster: cluster.as_deref(),
                 now,
                 fingerprint: log::log_enabled!(log::Level::Debug),
             },
         );
+        if decision.facts.role.is_none() && log::log_enabled!(log::Level::Debug) {
+            // For the debug line only: the decision did not need the role.
+            decision.facts.role = Some(Role::resolve(read_role().as_deref(), shared.config.role));
+        }
         if let Some(provider) = decision.facts.refetch_jwks {
             shared.request_refetch(provider);
         }
@@ -646,7 +651,7 @@ fn apply(decision: Decision<'_>) -> Action {
             debug!(
                 "jwt-relay allowed: outcome={} role={} issuer={} token={} narrowed_to={}",
                 facts.reason,
-                facts.role.name(),
+                facts.role.map_or("-", Role::name),
                 facts.issuer.unwrap_or("-"),
                 facts.fingerprint.as_deref().unwrap_or("-"),
                 facts.narrowed_to.unwrap_or("-"),
@@ -677,7 +682,7 @@ fn apply(decision: Decision<'_>) -> Action {
                 "jwt-relay denied: reason={} status={} role={} issuer={} token={}",
                 facts.reason,
                 denial.status,
-                facts.role.name(),
+                facts.role.map_or("-", Role::name),
                 facts.issuer.unwrap_or("-"),
                 facts.fingerprint.as_deref().unwrap_or("-"),
             );

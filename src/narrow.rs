@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::cache::TokenCache;
-use crate::role::Role;
+use crate::role::LazyRole;
 use crate::verify::{self, AudienceCheck, Inputs, TokenError, VerifiedToken};
 
 /// The compact JWT at `claims[claim][audience]`, if there is one.
@@ -34,7 +34,7 @@ pub fn verify_embedded<'c>(
     inputs: Inputs<'c, '_>,
     cache: &mut TokenCache,
     audience: &str,
-    role: Role,
+    role: &LazyRole<'_>,
 ) -> Result<VerifiedToken<'c>, TokenError> {
     let inside = |error: TokenError| TokenError::Embedded(Box::new(error));
     let inner = verify::verify(token, inputs, cache, None, AudienceCheck::Exactly(audience))

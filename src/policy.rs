@@ -9,16 +9,17 @@ use crate::extract::{self, ExtractError};
 use crate::fetched::Fetched;
 use crate::narrow;
 use crate::response::{self, Challenge, Denial};
-use crate::role::Role;
+use crate::role::{LazyRole, ReadListenerRole, Role};
 use crate::verify::{self, AudienceCheck, Inputs, TokenError};
 
 /// What the host tells the policy about one request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Request<'r> {
     /// Request headers as (lower-case name, raw value), pseudo-headers included.
     pub headers: &'r [(String, Vec<u8>)],
-    /// The listener's `filter_metadata.jwt_relay.role`, raw, if set.
-    pub listener_role: Option<&'r [u8]>,
+    /// Reads the listener's `filter_metadata.jwt_relay.role`, raw, if set; called only when the
+    /// decision depends on the role.
+    pub listener_role: ReadListenerRole<'r>,
     /// The cluster the route sends this request to, if any.
     pub cluster: Option<&'r str>,
     /// Unix seconds from the host clock.
@@ -40,7 +41,8 @@ pub struct HeaderPlan {
 /// those `filter_state.claims` asks for, and they are not logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts<'c> {
-    pub role: Role,
+    /// The listener's role, when the decision depended on it (`None`: the same on either role).
+    pub role: Option<Role>,
     /// Stable outcome name: `allowed`, `missing`, `expired`, …
     pub reason: &'static str,
     /// The provider's issuer, once the token's signature, issuer and audience are verified.
@@ -81,9 +83,9 @@ pub fn evaluate<'c>(
     cache: &mut TokenCache,
     request: &Request<'_>,
 ) -> Decision<'c> {
-    let role = Role::resolve(request.listener_role, config.role);
+    let role = LazyRole::new(request.listener_role, config.role);
     let mut facts = Facts {
-        role,
+        role: None,
         reason: "allowed",
         issuer: None,
         fingerprint: None,
@@ -171,7 +173,9 @@ pub fn evaluate<'c>(
     };
     facts.issuer = Some(token.provider.issuer.as_str());
     facts.claims = exported_claims(config, &token.claims);
-    if let Err(error) = verify::admit(&token, inputs, role) {
+    let admitted = verify::admit(&token, inputs, &role);
+    facts.role = role.known();
+    if let Err(error) = admitted {
         return invalid(facts, &error);
     }
 
@@ -215,7 +219,9 @@ pub fn evaluate<'c>(
             }
         };
     };
-    let inner = match narrow::verify_embedded(embedded, &token, inputs, cache, audience, role) {
+    let inner = narrow::verify_embedded(embedded, &token, inputs, cache, audience, &role);
+    facts.role = role.known();
+    let inner = match inner {
         Ok(inner) => inner,
         Err(error) => return invalid(facts, &error),
     };

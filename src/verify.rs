@@ -22,7 +22,7 @@ use crate::fetched::Fetched;
 use crate::keys::{self, KeyError, KeySet, SignatureError};
 use crate::lifetime::{self, LifetimePolicy};
 use crate::revocation;
-use crate::role::Role;
+use crate::role::{LazyRole, Role};
 
 /// Why a token was refused. Descriptions are fixed text: nothing from the token is echoed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,15 +249,29 @@ pub fn verify<'c>(
 }
 
 /// What can change between two uses of a verified token, checked on every use (cached or not):
-/// its lifetime by the listener's role, then revocation.
+/// its lifetime by the listener's role, then revocation. The role is read only when the two
+/// roles would decide differently (most tokens are inside their lifetime: both pass).
 pub fn admit(
     token: &VerifiedToken<'_>,
     inputs: Inputs<'_, '_>,
-    role: Role,
+    role: &LazyRole<'_>,
 ) -> Result<(), TokenError> {
     let config = inputs.config;
-    let policy = LifetimePolicy::new(token.provider, role, config.internal_max_expired_seconds);
-    lifetime::check(&token.claims, &policy, inputs.now)?;
+    let check = |role: Role| {
+        let policy = LifetimePolicy::new(token.provider, role, config.internal_max_expired_seconds);
+        lifetime::check(&token.claims, &policy, inputs.now)
+    };
+    match role.known() {
+        Some(known) => check(known)?,
+        None => {
+            let edge = check(Role::Edge);
+            if edge == check(Role::Internal) {
+                edge?;
+            } else {
+                check(role.get())?;
+            }
+        }
+    }
     revocation::check(config, inputs.fetched, &token.claims, inputs.now)
 }
 

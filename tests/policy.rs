@@ -126,7 +126,7 @@ fn run<'c>(config: &'c FilterConfig, call: &Call<'_>) -> Decision<'c> {
         &mut TokenCache::new(config.cache),
         &Request {
             headers: &headers,
-            listener_role: call.role,
+            listener_role: &|| call.role.map(<[u8]>::to_vec),
             cluster: call.cluster,
             now: NOW,
             fingerprint: true,
@@ -1157,7 +1157,7 @@ fn run_cached<'c>(
         cache,
         &Request {
             headers: &headers,
-            listener_role: role,
+            listener_role: &|| role.map(<[u8]>::to_vec),
             cluster: Some(cluster),
             now,
             fingerprint: true,
@@ -1452,5 +1452,123 @@ fn a_cached_token_is_checked_against_the_audience_of_each_use() {
         &Expect::Deny(401, "wrong_audience"),
         &mut failures,
     );
+    assert_all_passed(&failures);
+}
+
+/// The listener's role is read from the host only when the two roles would decide differently.
+#[test]
+fn the_listener_role_is_read_only_when_the_decision_depends_on_it() {
+    use std::cell::Cell;
+
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({}));
+    let bounded = config(&keys, json!({"internal_max_expired_seconds": 0}));
+    let token = |changes: Value| {
+        sign_default(&keys.rsa, &with(claims(json!("api.example.com")), changes)).unwrap()
+    };
+    let fresh = token(json!({}));
+    let expired = token(json!({"iat": NOW - 900, "exp": NOW - 600}));
+    // Past exp by 30 s: inside the edge's 60 s of skew, outside an internal bound of 0.
+    let just_expired = token(json!({"iat": NOW - 300, "exp": NOW - 30}));
+    let forged = sign_default(
+        &SigningKey::generate(KeyKind::P256, "demo-ec").unwrap(),
+        &claims(json!("api.example.com")),
+    )
+    .unwrap();
+
+    let mut failures = Vec::new();
+    for (name, cfg, token, metadata, reads, expect) in [
+        (
+            "fresh token",
+            &cfg,
+            &fresh,
+            Some("internal"),
+            0,
+            Expect::Allow,
+        ),
+        (
+            "forged token",
+            &cfg,
+            &forged,
+            Some("internal"),
+            0,
+            Expect::Deny(401, "bad_signature"),
+        ),
+        (
+            "expired, internal listener",
+            &cfg,
+            &expired,
+            Some("internal"),
+            1,
+            Expect::Allow,
+        ),
+        (
+            "expired, edge listener",
+            &cfg,
+            &expired,
+            Some("edge"),
+            1,
+            Expect::Deny(401, "expired"),
+        ),
+        (
+            "expired, no metadata, config edge",
+            &cfg,
+            &expired,
+            None,
+            1,
+            Expect::Deny(401, "expired"),
+        ),
+        (
+            "in skew, internal bound 0, internal",
+            &bounded,
+            &just_expired,
+            Some("internal"),
+            1,
+            Expect::Deny(401, "expired"),
+        ),
+        (
+            "in skew, internal bound 0, edge",
+            &bounded,
+            &just_expired,
+            Some("edge"),
+            1,
+            Expect::Allow,
+        ),
+    ] {
+        let count = Cell::new(0);
+        let read = || {
+            count.set(count.get() + 1);
+            metadata.map(|m: &str| m.as_bytes().to_vec())
+        };
+        let headers = vec![
+            (":path".to_string(), b"/".to_vec()),
+            (
+                "authorization".to_string(),
+                format!("Bearer {token}").into_bytes(),
+            ),
+        ];
+        let decision = evaluate(
+            cfg,
+            &Fetched::new(cfg),
+            &mut TokenCache::new(cfg.cache),
+            &Request {
+                headers: &headers,
+                listener_role: &read,
+                cluster: Some("web_cluster"),
+                now: NOW,
+                fingerprint: false,
+            },
+        );
+        check(name, &decision, &expect, &mut failures);
+        if count.get() != reads {
+            failures.push(format!(
+                "{name}: listener role read {} times, want {reads}",
+                count.get()
+            ));
+        }
+        if (decision.facts.role.is_some()) != (reads > 0) {
+            failures.push(format!("{name}: facts.role {:?}", decision.facts.role));
+        }
+    }
     assert_all_passed(&failures);
 }
