@@ -570,12 +570,8 @@ impl HttpContext for Filter {
         // A worker that has not ticked yet picks up documents another VM already published.
         shared.sync(true);
         let read_role = || property(&ROLE_PROPERTY);
-        // The route's cluster only matters when some cluster is a narrowing target.
-        let cluster = if shared.config.upstreams.is_empty() {
-            None
-        } else {
-            property(&CLUSTER_PROPERTY).and_then(|raw| String::from_utf8(raw).ok())
-        };
+        let read_cluster =
+            || property(&CLUSTER_PROPERTY).and_then(|raw| String::from_utf8(raw).ok());
         let mut decision = policy::evaluate(
             &shared.config,
             &shared.fetched.borrow(),
@@ -583,7 +579,7 @@ impl HttpContext for Filter {
             &Request {
                 headers: &headers,
                 listener_role: &read_role,
-                cluster: cluster.as_deref(),
+                cluster: &read_cluster,
                 now,
                 fingerprint: log::log_enabled!(log::Level::Debug),
             },

@@ -20,8 +20,9 @@ pub struct Request<'r> {
     /// Reads the listener's `filter_metadata.jwt_relay.role`, raw, if set; called only when the
     /// decision depends on the role.
     pub listener_role: ReadListenerRole<'r>,
-    /// The cluster the route sends this request to, if any.
-    pub cluster: Option<&'r str>,
+    /// Reads the cluster the route sends this request to, if any; called only for a request
+    /// whose token verified, and only when some cluster is a narrowing target.
+    pub cluster: &'r dyn Fn() -> Option<String>,
     /// Unix seconds from the host clock.
     pub now: i64,
     /// Whether to put a token fingerprint in the facts (a SHA-256: only when it will be logged).
@@ -183,10 +184,12 @@ pub fn evaluate<'c>(
         remove: spoofed.clone(),
         ..HeaderPlan::default()
     };
-    let Some(audience) = request
-        .cluster
-        .and_then(|cluster| config.upstreams.get(cluster))
-    else {
+    let cluster = if config.upstreams.is_empty() {
+        None
+    } else {
+        (request.cluster)()
+    };
+    let Some(audience) = cluster.and_then(|cluster| config.upstreams.get(&cluster)) else {
         // Not a narrowing target: the token travels on as it came, already validated.
         set_claim_headers(config, &token.claims, &mut plan);
         return Decision {

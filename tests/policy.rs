@@ -127,7 +127,7 @@ fn run<'c>(config: &'c FilterConfig, call: &Call<'_>) -> Decision<'c> {
         &Request {
             headers: &headers,
             listener_role: &|| call.role.map(<[u8]>::to_vec),
-            cluster: call.cluster,
+            cluster: &|| call.cluster.map(str::to_owned),
             now: NOW,
             fingerprint: true,
         },
@@ -1158,7 +1158,7 @@ fn run_cached<'c>(
         &Request {
             headers: &headers,
             listener_role: &|| role.map(<[u8]>::to_vec),
-            cluster: Some(cluster),
+            cluster: &|| Some(cluster.to_owned()),
             now,
             fingerprint: true,
         },
@@ -1554,7 +1554,7 @@ fn the_listener_role_is_read_only_when_the_decision_depends_on_it() {
             &Request {
                 headers: &headers,
                 listener_role: &read,
-                cluster: Some("web_cluster"),
+                cluster: &|| Some("web_cluster".to_owned()),
                 now: NOW,
                 fingerprint: false,
             },
