@@ -404,7 +404,7 @@ run_oha() {
     TIMEFORMAT='%U %S'
     {
       time taskset -c "$WRK_CORE" oha -z "${seconds}s" -q "$LATENCY_RATE" -c "$CONNECTIONS" \
-        --latency-correction --no-tui --output-format json \
+        --latency-correction --wait-ongoing-requests-after-deadline --no-tui --output-format json \
         -H "authorization: Bearer $token" "$LISTENER/" >"$out"
     } 2>"$out.cpu"
   ) &

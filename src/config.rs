@@ -311,8 +311,9 @@ pub enum HeaderReads {
     /// All of them in one call: some token header is one Envoy may pass as separate copies.
     All,
     /// Only these, one lookup each: every token header is joined by Envoy, so one lookup cannot
-    /// miss a second token. The token headers, `:path` when a token may be in the query, and
-    /// the headers the filter owns (whose client copies it removes).
+    /// miss a second token. The token headers, and `:path` when a token may be in the query.
+    /// The headers the filter owns are not read: their client copies are removed (or replaced)
+    /// whether present or not, which costs what a lookup would.
     Only(Vec<String>),
 }
 
@@ -509,11 +510,6 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         let mut names: Vec<String> = token_headers.iter().map(|name| name.to_string()).collect();
         if locations.iter().any(|l| matches!(l, Location::Param(_))) {
             names.push(":path".to_owned());
-        }
-        for owned in &owned_headers {
-            if !names.contains(owned) {
-                names.push(owned.clone());
-            }
         }
         HeaderReads::Only(names)
     } else {
@@ -994,16 +990,12 @@ mod tests {
         config["claim_to_headers"] = json!([{"claim": "sub", "header": "x-jwt-sub"}]);
         assert_eq!(
             parse(&config).unwrap().header_reads,
-            HeaderReads::Only(vec!["authorization".into(), "x-jwt-sub".into()])
+            HeaderReads::Only(vec!["authorization".into()])
         );
         config["providers"][0]["from_params"] = json!(["access_token"]);
         assert_eq!(
             parse(&config).unwrap().header_reads,
-            HeaderReads::Only(vec![
-                "authorization".into(),
-                ":path".into(),
-                "x-jwt-sub".into()
-            ])
+            HeaderReads::Only(vec!["authorization".into(), ":path".into()])
         );
         // A custom token header may arrive twice as two entries, and a single lookup returns
         // only the first: every header is read so that the second copy is seen.

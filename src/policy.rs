@@ -4,7 +4,7 @@ use jwt_compact::Claims;
 
 use crate::cache::TokenCache;
 use crate::claims::{filter_state_value, scalar_header_value, ClaimSet};
-use crate::config::{FilterConfig, Location, OnMissingEmbedded};
+use crate::config::{FilterConfig, HeaderReads, Location, OnMissingEmbedded};
 use crate::extract::{self, ExtractError};
 use crate::fetched::Fetched;
 use crate::narrow;
@@ -94,11 +94,16 @@ pub fn evaluate<'c>(
         refetch_jwks: None,
         claims: Vec::new(),
     };
-    // Client-sent copies of headers the filter owns: only those present cost a host call.
+    // Client-sent copies of headers the filter owns. When the host read every header, only
+    // those present cost a host call to remove; when it read only what a decision needs, the
+    // owned headers were not read (a lookup costs as much as a removal), so all are removed.
     let spoofed: Vec<String> = config
         .owned_headers
         .iter()
-        .filter(|owned| request.headers.iter().any(|(name, _)| name == *owned))
+        .filter(|owned| {
+            config.header_reads != HeaderReads::All
+                || request.headers.iter().any(|(name, _)| name == *owned)
+        })
         .cloned()
         .collect();
     let deny = |facts: Facts<'c>, reason: &'static str, challenge: Challenge, description: &str| {
@@ -192,10 +197,7 @@ pub fn evaluate<'c>(
     let Some(audience) = cluster.and_then(|cluster| config.upstreams.get(&cluster)) else {
         // Not a narrowing target: the token travels on as it came, already validated.
         set_claim_headers(config, &token.claims, &mut plan);
-        return Decision {
-            verdict: Verdict::Allow(plan),
-            facts,
-        };
+        return allow(plan, facts);
     };
 
     let embedded = match narrow::embedded_token(&token, &config.embedded_tokens_claim, audience) {
@@ -212,13 +214,13 @@ pub fn evaluate<'c>(
             ),
             OnMissingEmbedded::Strip => {
                 remove_token(found.location, path, &mut plan);
-                Decision {
-                    verdict: Verdict::Allow(plan),
-                    facts: Facts {
+                allow(
+                    plan,
+                    Facts {
                         reason: "stripped",
                         ..facts
                     },
-                }
+                )
             }
         };
     };
@@ -234,13 +236,13 @@ pub fn evaluate<'c>(
     // The upstream learns about the caller only through the narrowed token.
     set_claim_headers(config, &inner.claims, &mut plan);
     facts.narrowed_to = Some(audience.as_str());
-    Decision {
-        verdict: Verdict::Allow(plan),
-        facts: Facts {
+    allow(
+        plan,
+        Facts {
             reason: "narrowed",
             ..facts
         },
-    }
+    )
 }
 
 /// Filter state keys, the outcome's first, `jwt_relay.issuer` and `jwt_relay.narrowed_to` when
@@ -288,6 +290,17 @@ fn exported_claims(config: &FilterConfig, claims: &Claims<ClaimSet>) -> Vec<(Str
             Some((key.clone(), value))
         })
         .collect()
+}
+
+/// An allowed request's plan, final: a header the plan sets needs no removal first (Envoy's
+/// replace drops every client copy).
+fn allow<'c>(mut plan: HeaderPlan, facts: Facts<'c>) -> Decision<'c> {
+    plan.remove
+        .retain(|name| !plan.set.iter().any(|(set, _)| set == name));
+    Decision {
+        verdict: Verdict::Allow(plan),
+        facts,
+    }
 }
 
 /// Takes the presented token off the request so that it does not travel upstream.
