@@ -118,18 +118,23 @@ def parse_run(run_dir):
     status = read_colon(os.path.join(run_dir, "status.txt"))
     r["rss"] = int(status["VmRSS"].split()[0]) * 1024
 
+    r["envoy_cpu"], r["wrk_cpu"], r["other_cpu"] = cpu_shares(meta, os.path.join(run_dir, "wrk.txt.cpu"))
+    return r
+
+
+def cpu_shares(meta, load_cpu_file):
+    """Envoy's, the load generator's and everything else's CPU over a run, in cores: "other" is
+    what the two cores spent on anything but this Envoy and this load generator (other
+    processes, interrupts), plus time the hypervisor took away."""
+    wall, clk = float(meta["wall"]), float(meta["clk_tck"])
     cpu_before = [int(x) for x in meta["cpu_before"].split()]
     cpu_after = [int(x) for x in meta["cpu_after"].split()]
     busy = (cpu_after[0] - cpu_before[0]) / clk
     steal = (cpu_after[1] - cpu_before[1]) / clk
     envoy = int(meta["envoy_ticks"]) / clk
-    wrk_user, wrk_sys = (float(x) for x in open(os.path.join(run_dir, "wrk.txt.cpu")).read().split())
-    r["envoy_cpu"] = envoy / wall
-    r["wrk_cpu"] = (wrk_user + wrk_sys) / wall
-    # CPU the two cores spent on anything but this Envoy and this wrk (other processes,
-    # interrupts), plus time the hypervisor took away, in cores.
-    r["other_cpu"] = max(0.0, busy - envoy - wrk_user - wrk_sys + steal) / wall
-    return r
+    load_user, load_sys = (float(x) for x in open(load_cpu_file).read().split())
+    other = max(0.0, busy - envoy - load_user - load_sys + steal)
+    return envoy / wall, (load_user + load_sys) / wall, other / wall
 
 
 def read_colon(path):
@@ -181,15 +186,7 @@ def parse_latency(run_dir):
     errors = {e: n for e, n in (oha.get("errorDistribution") or {}).items()
               if e != "aborted due to deadline"}
     r["wrong"] = sum(n for code, n in codes.items() if code != "200") + sum(errors.values())
-    wall, clk = float(meta["wall"]), float(meta["clk_tck"])
-    cpu_before = [int(x) for x in meta["cpu_before"].split()]
-    cpu_after = [int(x) for x in meta["cpu_after"].split()]
-    busy = (cpu_after[0] - cpu_before[0]) / clk
-    steal = (cpu_after[1] - cpu_before[1]) / clk
-    envoy = int(meta["envoy_ticks"]) / clk
-    oha_user, oha_sys = (float(x) for x in open(os.path.join(run_dir, "oha.json.cpu")).read().split())
-    r["envoy_cpu"] = envoy / wall
-    r["other_cpu"] = max(0.0, busy - envoy - oha_user - oha_sys + steal) / wall
+    r["envoy_cpu"], _, r["other_cpu"] = cpu_shares(meta, os.path.join(run_dir, "oha.json.cpu"))
     return r
 
 

@@ -302,21 +302,26 @@ wait_for_quiet() {
   done
 }
 
-# wrk on the load-generator core, in the background so cleanup can stop it; its CPU time goes to
-# $out.cpu (bash's `time`: user and system seconds).
-run_wrk() {
-  local seconds=$1 file=$2 path=$3 start=$4 out=$5
+# A load generator (COMMAND...) on the load-generator core, its output into $out, in the
+# background so cleanup can stop it; its CPU time goes to $out.cpu (bash's `time`: user and
+# system seconds).
+run_load() {
+  local out=$1
+  shift
   (
     TIMEFORMAT='%U %S'
-    {
-      time BENCH_TOKENS=$file BENCH_PATH=$path BENCH_START=$start \
-        taskset -c "$WRK_CORE" wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency \
-        -s bench/lua/tokens.lua "$LISTENER$path" >"$out"
-    } 2>"$out.cpu"
+    { time taskset -c "$WRK_CORE" "$@" >"$out"; } 2>"$out.cpu"
   ) &
   WRK_PID=$!
-  wait "$WRK_PID" || die "wrk failed: $(cat "$out" "$out.cpu")"
+  wait "$WRK_PID" || die "$1 failed: $(cat "$out" "$out.cpu")"
   WRK_PID=""
+}
+
+# wrk sending the token file's lines (bench/lua/tokens.lua), from line START on.
+run_wrk() {
+  local seconds=$1 file=$2 path=$3 start=$4 out=$5
+  BENCH_TOKENS=$file BENCH_PATH=$path BENCH_START=$start run_load "$out" \
+    wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency -s bench/lua/tokens.lua "$LISTENER$path"
 }
 
 # One measured run into $dir.
@@ -400,17 +405,9 @@ one_run() {
 # due, not when it went out (--latency-correction), so a stalled Envoy cannot hide its queue.
 run_oha() {
   local seconds=$1 token=$2 out=$3
-  (
-    TIMEFORMAT='%U %S'
-    {
-      time taskset -c "$WRK_CORE" oha -z "${seconds}s" -q "$LATENCY_RATE" -c "$CONNECTIONS" \
-        --latency-correction --wait-ongoing-requests-after-deadline --no-tui --output-format json \
-        -H "authorization: Bearer $token" "$LISTENER/" >"$out"
-    } 2>"$out.cpu"
-  ) &
-  WRK_PID=$!
-  wait "$WRK_PID" || die "oha failed: $(cat "$out" "$out.cpu")"
-  WRK_PID=""
+  run_load "$out" oha -z "${seconds}s" -q "$LATENCY_RATE" -c "$CONNECTIONS" \
+    --latency-correction --wait-ongoing-requests-after-deadline --no-tui --output-format json \
+    -H "authorization: Bearer $token" "$LISTENER/"
 }
 
 # One fixed-rate run of workload (a) into $RUN_DIR/latency/<config>/<run>.
