@@ -370,6 +370,32 @@ def table(med):
     return "\n".join(rows)
 
 
+def decision_table(run_root, med):
+    """The decision alone (bench/decision, native) beside a request's cost inside Envoy."""
+    path = os.path.join(run_root, "decision.env")
+    if not os.path.exists(path):
+        return ""
+    native = read_env(path)
+    rows = [
+        "The decision alone: `policy::evaluate` natively on Envoy's core (bench/decision), against "
+        "what a request costs inside Envoy over `wasm-noop` (1 / req/s, workload (a)'s `wasm-noop` "
+        "row as the base).",
+        "",
+        "| workload | decision, native µs | request in Envoy over `wasm-noop`, µs |",
+        "|---|--:|--:|",
+    ]
+    base = med.get(("wasm-noop", "a"))
+    for workload in ("a", "c-cheap", "d"):
+        if workload not in native:
+            continue
+        m = med.get(("jwt-relay", workload))
+        inside = "n/a"
+        if m and base and workload != "d":
+            inside = f"{1e6 / m['rps'] - 1e6 / base['rps']:.0f}"
+        rows.append(f"| {WORKLOADS[workload]} | {float(native[workload]) / 1000:.1f} | {inside} |")
+    return "\n".join(rows)
+
+
 def goals(med, lat):
     def vs(workload, base, base_workload=None):
         return rps_ratio(med, ("jwt-relay", workload), (base, base_workload or workload))
@@ -436,7 +462,13 @@ def main():
     med = collect(run_root)
     lat = collect_latency(run_root)
     latency = latency_table(lat, bench)
-    text = f"{machine(bench)}\n\n{table(med)}\n\n" + (f"{latency}\n\n" if latency else "") + f"{goals(med, lat)}\n"
+    decision = decision_table(run_root, med)
+    text = (
+        f"{machine(bench)}\n\n{table(med)}\n\n"
+        + (f"{latency}\n\n" if latency else "")
+        + (f"{decision}\n\n" if decision else "")
+        + f"{goals(med, lat)}\n"
+    )
     busiest = max((m["other_cpu"] for m in med.values()), default=0)
     if busiest > 0.1:
         text = (

@@ -118,10 +118,12 @@ prepare_tools() {
   [[ -f $BUILT_WASM ]] || die "$BUILT_WASM is missing"
   cargo build --quiet -p jwt-relay-cli
   cargo build --quiet --release --manifest-path bench/mint/Cargo.toml --target-dir "$TARGET_DIR"
+  cargo build --quiet --release --manifest-path bench/decision/Cargo.toml --target-dir "$TARGET_DIR"
   cargo build --quiet --release --target wasm32-wasip1 --manifest-path bench/noop/Cargo.toml \
     --target-dir "$TARGET_DIR"
   CLI="$TARGET_DIR/debug/jwt-relay-cli"
   MINT="$TARGET_DIR/release/jwt-relay-bench-mint"
+  DECISION="$TARGET_DIR/release/jwt-relay-bench-decision"
   mkdir -p "$RUN_DIR"
   cp "$BUILT_WASM" "$WASM"
   cp "$BUILT_NOOP_WASM" "$NOOP_WASM"
@@ -488,6 +490,11 @@ main() {
       done
     done
   fi
+
+  # The decision alone, natively, on Envoy's core: what the filter's own code costs per request.
+  log "the decision alone, natively (bench/decision):"
+  taskset -c "$ENVOY_CORE" "$DECISION" bench/envoy/jwt-relay.yaml "$TOKEN_DIR/a.txt" \
+    "$TOKEN_DIR/cheap.txt" "$TOKEN_DIR/d.txt" | tee "$RUN_DIR/decision.env" | sed 's/^/  /' >&2
 
   {
     echo "date=$date"
