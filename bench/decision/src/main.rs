@@ -30,7 +30,10 @@ fn main() {
     let config = match plugin_json(&yaml).map(|json| FilterConfig::from_json(json.as_bytes())) {
         Some(Ok(config)) => config,
         Some(Err(error)) => fail(&format!("{}: {error}", args[1])),
-        None => fail(&format!("{}: no jwt-relay configuration value found", args[1])),
+        None => fail(&format!(
+            "{}: no jwt-relay configuration value found",
+            args[1]
+        )),
     };
     let first_line = |path: &str| read(path).lines().next().unwrap_or_default().to_owned();
     let now = SystemTime::now()
@@ -41,7 +44,10 @@ fn main() {
         ("c-cheap", first_line(&args[3]), "web_cluster"),
         ("d", first_line(&args[4]), "orders_cluster"),
     ] {
-        println!("{workload}={:.0}", per_decision(&config, &token, cluster, now));
+        println!(
+            "{workload}={:.0}",
+            per_decision(&config, &token, cluster, now)
+        );
     }
 }
 
