@@ -290,26 +290,19 @@ fn verify_uncached<'c>(
         4 => return Err(TokenError::Encrypted),
         _ => return Err(TokenError::Malformed),
     }
-    let typ = check_header(token)?;
-
-    let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
-    // Only the issuer is read before the signature check, to find the provider and its keys.
-    let unchecked = untrusted
-        .deserialize_claims_unchecked::<ClaimSet>()
-        .map_err(|_| TokenError::Malformed)?;
-    let issuer = unchecked
-        .custom
-        .issuer()
-        .map_err(|_| TokenError::Malformed)?
-        .ok_or(TokenError::UnknownIssuer)?;
+    let header = check_header(token)?;
+    // The issuer finds the provider and its keys; nothing else of the claims is read before the
+    // signature check. Parsed here, strictly, so that a token whose key is not there costs no
+    // more than this (jwt-compact's own parse of the whole token comes after the key is found).
+    let issuer = unverified_issuer(token)?;
     let provider_index = config
         .providers
         .iter()
         .position(|p| p.issuer == issuer)
         .ok_or(TokenError::UnknownIssuer)?;
     let provider = &config.providers[provider_index];
-    check_type(typ.as_deref(), provider)?;
-    let alg = Alg::from_name(untrusted.algorithm()).ok_or(TokenError::UnsupportedAlgorithm)?;
+    check_type(header.typ.as_deref(), provider)?;
+    let alg = Alg::from_name(&header.alg).ok_or(TokenError::UnsupportedAlgorithm)?;
     if !provider.algorithms.contains(&alg) {
         return Err(TokenError::AlgorithmNotAllowed);
     }
@@ -318,17 +311,18 @@ fn verify_uncached<'c>(
         return Err(TokenError::KeysUnavailable);
     }
     let sets: Vec<&KeySet> = core::iter::once(&provider.keys).chain(remote).collect();
-    let key =
-        keys::select(&sets, untrusted.header().key_id.as_deref(), alg).map_err(
-            |error| match error {
-                KeyError::UnknownKid => TokenError::UnknownKid {
-                    refetch: provider.remote_jwks.as_ref().map(|_| provider_index),
-                },
-                KeyError::NoKeyForAlgorithm => TokenError::NoKeyForAlgorithm,
-                KeyError::KidRequired => TokenError::KidRequired,
-            },
-        )?;
+    let key = keys::select(&sets, header.kid.as_deref(), alg).map_err(|error| match error {
+        KeyError::UnknownKid => TokenError::UnknownKid {
+            refetch: provider.remote_jwks.as_ref().map(|_| provider_index),
+        },
+        KeyError::NoKeyForAlgorithm => TokenError::NoKeyForAlgorithm,
+        KeyError::KidRequired => TokenError::KidRequired,
+    })?;
 
+    let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
+    if untrusted.algorithm() != header.alg {
+        return Err(TokenError::Malformed);
+    }
     let trusted = key.verify(alg, &untrusted).map_err(|error| match error {
         SignatureError::BadSignature => TokenError::BadSignature,
         SignatureError::MalformedClaims => TokenError::Malformed,
@@ -351,30 +345,50 @@ fn verify_uncached<'c>(
     ))
 }
 
-/// The JOSE header, parsed strictly: an object, no duplicate names, `alg` a string, and no
-/// `crit` (RFC 7515 §4.1.11: critical extensions this filter does not understand must fail).
-/// Returns the `typ`, normalised, when there is one.
-fn check_header(token: &str) -> Result<Option<String>, TokenError> {
+/// The JOSE header fields the filter acts on.
+#[derive(Debug)]
+struct JoseHeader {
+    alg: String,
+    kid: Option<String>,
+    /// Normalised by [`normalize_type`].
+    typ: Option<String>,
+}
+
+/// The JOSE header, parsed strictly: an object, no duplicate names, `alg` a string, `kid` and
+/// `typ` strings when present, and no `crit` (RFC 7515 §4.1.11: critical extensions this
+/// filter does not understand must fail).
+fn check_header(token: &str) -> Result<JoseHeader, TokenError> {
     let encoded = token.split('.').next().unwrap_or_default();
     let decoded = URL_SAFE_NO_PAD
         .decode(encoded)
         .map_err(|_| TokenError::Malformed)?;
-    let header = claims::parse_object(&decoded).map_err(|_| TokenError::Malformed)?;
+    let mut header = claims::parse_object(&decoded).map_err(|_| TokenError::Malformed)?;
     if header.contains_key("crit") {
         return Err(TokenError::CriticalHeader);
     }
-    match header.get("alg") {
-        Some(Value::String(_)) => {}
-        _ => return Err(TokenError::Malformed),
-    }
-    match header.get("kid") {
-        None | Some(Value::String(_)) => {}
-        Some(_) => return Err(TokenError::Malformed),
-    }
-    match header.get("typ") {
+    let mut optional_string = |name: &str| match header.remove(name) {
         None => Ok(None),
-        Some(Value::String(typ)) => Ok(Some(normalize_type(typ))),
+        Some(Value::String(value)) => Ok(Some(value)),
         Some(_) => Err(TokenError::Malformed),
+    };
+    let alg = optional_string("alg")?.ok_or(TokenError::Malformed)?;
+    let kid = optional_string("kid")?;
+    let typ = optional_string("typ")?.map(|typ| normalize_type(&typ));
+    Ok(JoseHeader { alg, kid, typ })
+}
+
+/// The `iss` of a token not yet verified, from its claims parsed strictly (duplicate names
+/// refused): a string, or the token names no issuer this filter trusts.
+fn unverified_issuer(token: &str) -> Result<String, TokenError> {
+    let encoded = token.split('.').nth(1).unwrap_or_default();
+    let decoded = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| TokenError::Malformed)?;
+    let mut claims = claims::parse_object(&decoded).map_err(|_| TokenError::Malformed)?;
+    match claims.remove("iss") {
+        Some(Value::String(issuer)) => Ok(issuer),
+        Some(_) => Err(TokenError::Malformed),
+        None => Err(TokenError::UnknownIssuer),
     }
 }
 
