@@ -12,7 +12,8 @@ use std::process::Command;
 
 use serde_json::Value;
 use support::{
-    envoy_bin, render_config, render_demo_config, replace_all, repo_root, scratch_dir, wasm_path,
+    envoy_validate, render_config, render_demo_config, replace_all, repo_root, scratch_dir,
+    wasm_path,
 };
 
 /// Every JWKS given as `"local_jwks": {"inline": <JWKS>}` in the YAML text.
@@ -45,31 +46,6 @@ fn demo_config_inlines_the_demo_jwks() {
             "envoy/demo.yaml inlines a JWKS that differs from envoy/demo-keys/jwks.json"
         );
     }
-}
-
-/// Runs `envoy --mode validate` on `yaml`; returns (success, log).
-fn validate(name: &str, yaml: &str) -> (bool, String) {
-    let dir = scratch_dir(name);
-    let config = dir.join("envoy.yaml");
-    fs::write(&config, yaml).unwrap();
-    let out = Command::new(envoy_bin())
-        .args([
-            "--mode",
-            "validate",
-            "--disable-hot-restart",
-            "-l",
-            "info",
-            "-c",
-        ])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), log)
 }
 
 fn rendered() -> String {
@@ -109,13 +85,13 @@ fn filter_fetches_only_from_defined_clusters() {
 
 #[test]
 fn envoy_accepts_the_demo_config() {
-    let (ok, log) = validate("validate-demo", &rendered());
+    let (ok, log) = envoy_validate("validate-demo", &rendered());
     assert!(ok, "envoy --mode validate refused envoy/demo.yaml:\n{log}");
 }
 
 #[test]
 fn envoy_accepts_the_identity_config() {
-    let (ok, log) = validate("validate-identity", &rendered_identity());
+    let (ok, log) = envoy_validate("validate-identity", &rendered_identity());
     assert!(
         ok,
         "envoy --mode validate refused envoy/identity.yaml:\n{log}"
@@ -159,7 +135,7 @@ fn envoy_refuses_bad_identity_service_settings() {
     let mut failures = Vec::new();
     for (name, from, to, word) in cases {
         let yaml = replace_all(&rendered_identity(), from, to);
-        let (ok, log) = validate("validate-identity-bad", &yaml);
+        let (ok, log) = envoy_validate("validate-identity-bad", &yaml);
         if ok {
             failures.push(format!("{name}: Envoy accepted it"));
         } else if !log.contains(word) {
@@ -176,7 +152,7 @@ fn envoy_refuses_an_unknown_plugin_config_field() {
         r#""role": "edge","#,
         r#""role": "edge", "rol": "internal","#,
     );
-    let (ok, log) = validate("validate-unknown-field", &yaml);
+    let (ok, log) = envoy_validate("validate-unknown-field", &yaml);
     assert!(
         !ok,
         "Envoy accepted a plugin config with an unknown field:\n{log}"
@@ -190,7 +166,7 @@ fn envoy_refuses_an_unknown_plugin_config_field() {
 #[test]
 fn envoy_refuses_a_bad_role() {
     let yaml = replace_all(&rendered(), r#""role": "edge","#, r#""role": "gateway","#);
-    let (ok, log) = validate("validate-bad-role", &yaml);
+    let (ok, log) = envoy_validate("validate-bad-role", &yaml);
     assert!(!ok, "Envoy accepted \"role\": \"gateway\":\n{log}");
     assert!(
         log.contains("role"),

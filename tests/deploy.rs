@@ -558,27 +558,8 @@ fn envoy_accepts_the_compose_configs() {
             &format!("filename: {BUILT_WASM}"),
             &format!("filename: {}", wasm_path().display()),
         );
-        let dir = scratch_dir("validate-compose");
-        let config = dir.join(file);
-        fs::write(&config, text).unwrap();
-        let out = Command::new(envoy_bin())
-            .args([
-                "--mode",
-                "validate",
-                "--disable-hot-restart",
-                "-l",
-                "warn",
-                "-c",
-            ])
-            .arg(&config)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "envoy --mode validate refused envoy/{file}:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (ok, log) = support::envoy_validate(&format!("validate-{file}"), &text);
+        assert!(ok, "envoy --mode validate refused envoy/{file}:\n{log}");
     }
 }
 

@@ -140,6 +140,32 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Runs `envoy --mode validate` on `yaml` (written into a scratch directory named after `name`);
+/// returns whether Envoy accepted it, and its output. The filter's `on_configure` runs in it.
+pub fn envoy_validate(name: &str, yaml: &str) -> (bool, String) {
+    let dir = scratch_dir(name);
+    let config = dir.join("envoy.yaml");
+    fs::write(&config, yaml).unwrap();
+    let out = Command::new(envoy_bin())
+        .args([
+            "--mode",
+            "validate",
+            "--disable-hot-restart",
+            "-l",
+            "info",
+            "-c",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), log)
+}
+
 /// Replaces every occurrence of `from` with `to`, failing if `from` does not occur: the test config
 /// must not drift silently away from the config in `envoy/`.
 pub fn replace_all(text: &str, from: &str, to: &str) -> String {
