@@ -176,6 +176,13 @@ fn edge_listener() {
     let keys = DemoKeys::load();
     let now = now();
     let edge = Listener::Edge;
+    // An edge token whose only embedded token is `inner`, for `orders`, presented as a bearer.
+    let carrying_orders = |inner: String| {
+        bearer(&sign(
+            &keys.rsa,
+            &claims(json!({"embedded_tokens": {"orders": inner}})),
+        ))
+    };
 
     let rs256 = sign(&keys.rsa, &claims(json!({})));
     let es256 = sign(&keys.ec, &claims(json!({})));
@@ -493,11 +500,9 @@ fn edge_listener() {
             "/orders: embedded token for another audience is refused",
             edge,
             "/orders/42",
-            bearer(&sign(
-                &keys.rsa,
-                &claims(json!({"embedded_tokens": {
-                    "orders": sign(&keys.ec, &claims(json!({"aud": "inventory", "exp": now + 300})))
-                }})),
+            carrying_orders(sign(
+                &keys.ec,
+                &claims(json!({"aud": "inventory", "exp": now + 300})),
             )),
             invalid_token(),
         ),
@@ -505,11 +510,9 @@ fn edge_listener() {
             "/orders: forged embedded token is refused",
             edge,
             "/orders/42",
-            bearer(&sign(
-                &keys.rsa,
-                &claims(json!({"embedded_tokens": {
-                    "orders": sign(&stranger_key(KeyKind::P256, "demo-ec"), &claims(json!({"aud": "orders", "exp": now + 300})))
-                }})),
+            carrying_orders(sign(
+                &stranger_key(KeyKind::P256, "demo-ec"),
+                &claims(json!({"aud": "orders", "exp": now + 300})),
             )),
             invalid_token(),
         ),
@@ -517,11 +520,9 @@ fn edge_listener() {
             "/orders: expired embedded token is refused at the edge",
             edge,
             "/orders/42",
-            bearer(&sign(
-                &keys.rsa,
-                &claims(json!({"embedded_tokens": {
-                    "orders": sign(&keys.ec, &claims(json!({"aud": "orders", "iat": now - 7200, "exp": now - 3600})))
-                }})),
+            carrying_orders(sign(
+                &keys.ec,
+                &claims(json!({"aud": "orders", "iat": now - 7200, "exp": now - 3600})),
             )),
             invalid_token(),
         ),
@@ -529,11 +530,9 @@ fn edge_listener() {
             "/orders: embedded token outliving its parent is refused",
             edge,
             "/orders/42",
-            bearer(&sign(
-                &keys.rsa,
-                &claims(json!({"embedded_tokens": {
-                    "orders": sign(&keys.ec, &claims(json!({"aud": "orders", "exp": now + 1200})))
-                }})),
+            carrying_orders(sign(
+                &keys.ec,
+                &claims(json!({"aud": "orders", "exp": now + 1200})),
             )),
             invalid_token(),
         ),
