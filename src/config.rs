@@ -394,13 +394,16 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
             locations.push(location.clone());
         }
     }
-    let token_headers: Vec<&str> = locations
-        .iter()
-        .filter_map(|l| match l {
-            Location::Header { name, .. } => Some(name.as_str()),
-            Location::Param(_) => None,
-        })
-        .collect();
+    // Header names that carry tokens, each once (two providers may read one header with
+    // different prefixes).
+    let mut token_headers: Vec<&str> = Vec::new();
+    for location in &locations {
+        if let Location::Header { name, .. } = location {
+            if !token_headers.contains(&name.as_str()) {
+                token_headers.push(name);
+            }
+        }
+    }
 
     let embedded_tokens_claim = raw
         .embedded_tokens_claim
@@ -993,6 +996,17 @@ mod tests {
             HeaderReads::Only(vec!["authorization".into()])
         );
         config["providers"][0]["from_params"] = json!(["access_token"]);
+        assert_eq!(
+            parse(&config).unwrap().header_reads,
+            HeaderReads::Only(vec!["authorization".into(), ":path".into()])
+        );
+        // Two providers reading `authorization` with different prefixes: one lookup, not two
+        // (two copies of one header would read as two tokens).
+        let mut second = config["providers"][0].clone();
+        second["issuer"] = json!("https://other.example.com");
+        second["from_headers"] = json!([{"name": "authorization", "value_prefix": "JWT "}]);
+        second["from_params"] = json!([]);
+        config["providers"] = json!([config["providers"][0].clone(), second]);
         assert_eq!(
             parse(&config).unwrap().header_reads,
             HeaderReads::Only(vec!["authorization".into(), ":path".into()])

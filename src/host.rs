@@ -598,7 +598,7 @@ impl HttpContext for Filter {
 }
 
 /// The request headers the decision needs: all in one copy, or only the named ones (one lookup
-/// each, which is cheaper than copying every header the client sent).
+/// each: about one copy's cost with few headers, less the more headers a client sends).
 fn read_headers(reads: &HeaderReads) -> Result<Vec<(String, Vec<u8>)>, Status> {
     match reads {
         HeaderReads::All => hostcalls::get_map_bytes(MapType::HttpRequestHeaders),

@@ -15,7 +15,8 @@ use crate::verify::{self, AudienceCheck, Inputs, TokenError};
 /// What the host tells the policy about one request.
 #[derive(Clone, Copy)]
 pub struct Request<'r> {
-    /// Request headers as (lower-case name, raw value), pseudo-headers included.
+    /// Request headers as (lower-case name, raw value), pseudo-headers included: all of them,
+    /// or only those `config.header_reads` names.
     pub headers: &'r [(String, Vec<u8>)],
     /// Reads the listener's `filter_metadata.jwt_relay.role`, raw, if set; called only when the
     /// decision depends on the role.

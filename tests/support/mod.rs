@@ -481,11 +481,7 @@ pub struct Reply {
 impl Reply {
     /// All values of a response header (case-insensitive name).
     pub fn header_values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        values_named(&self.headers, name)
     }
 
     pub fn json(&self) -> Result<Value, String> {
@@ -554,12 +550,17 @@ impl Echo {
 
     /// All values the upstream received for a header (case-insensitive name).
     pub fn header_values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        values_named(&self.headers, name)
     }
+}
+
+/// The values of every header named `name` (case-insensitive), in order.
+fn values_named<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 /// Runs every case, collecting failures by name; on any failure panics with the list (and the
