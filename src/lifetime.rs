@@ -5,8 +5,7 @@
 //! hop accepts a token that expired in flight, optionally bounded by
 //! `internal_max_expired_seconds`.
 
-use chrono::{DateTime, Duration, Utc};
-use jwt_compact::{Claims, TimeOptions, ValidationError};
+use jwt_compact::Claims;
 
 use crate::claims::ClaimSet;
 use crate::config::Provider;
@@ -73,35 +72,40 @@ pub fn check(
     }
 }
 
+/// `exp`, `nbf` and `iat` against the clock, in plain `i64` seconds with saturating arithmetic.
+///
+/// jwt-compact's `validate_expiration`/`validate_maturity` and chrono's `DateTime ± Duration`
+/// are not called: they panic on overflow, and a signed `nbf` within the skew of chrono's
+/// earliest date (`-8334601228800`) aborted the VM that way. Saturation cannot widen a window:
+/// a bound that saturates lies beyond every representable timestamp.
 fn check_clock(claims: &Claims<ClaimSet>, skew_seconds: u64, now: i64) -> Result<(), TokenError> {
-    let now_time: DateTime<Utc> =
-        DateTime::from_timestamp(now, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let skew = Duration::seconds(i64::try_from(skew_seconds).unwrap_or(0));
-    let options = TimeOptions::new(skew, move || now_time);
-    if claims.expiration.is_some() {
-        claims.validate_expiration(&options).map_err(time_error)?;
+    let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
+    let latest_accepted = now.saturating_add(skew);
+    let earliest_accepted = now.saturating_sub(skew);
+    if let Some(exp) = claims.expiration.map(|t| t.timestamp()) {
+        // RFC 7519 §4.1.4: the token must not be accepted on or after `exp` (+ skew).
+        if exp <= earliest_accepted {
+            return Err(TokenError::Expired);
+        }
     }
-    if claims.not_before.is_some() {
-        claims.validate_maturity(&options).map_err(time_error)?;
+    if let Some(nbf) = claims.not_before.map(|t| t.timestamp()) {
+        // RFC 7519 §4.1.5: not accepted before `nbf` (− skew).
+        if nbf > latest_accepted {
+            return Err(TokenError::NotYetValid);
+        }
     }
-    if let Some(issued_at) = claims.issued_at {
-        if issued_at > now_time + skew {
+    if let Some(iat) = claims.issued_at.map(|t| t.timestamp()) {
+        if iat > latest_accepted {
             return Err(TokenError::IssuedInFuture);
         }
     }
     Ok(())
 }
 
-fn time_error(error: ValidationError) -> TokenError {
-    match error {
-        ValidationError::NotMature => TokenError::NotYetValid,
-        _ => TokenError::Expired,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
 
     const NOW: i64 = 1_700_000_000;
 
@@ -235,5 +239,90 @@ mod tests {
                 Err(TokenError::MissingClaim("iat".into()))
             );
         }
+    }
+
+    /// The token that aborted the VM: `nbf` within the skew of chrono's earliest date. Every
+    /// extreme a signed token can carry, on both roles, with every skew, decides without panic.
+    #[test]
+    fn extreme_timestamps_decide_without_panic() {
+        let min = DateTime::<Utc>::MIN_UTC.timestamp();
+        let max = DateTime::<Utc>::MAX_UTC.timestamp();
+        let extremes = [
+            min,
+            min + 1,
+            min + 60,
+            -8_334_601_228_800,
+            -1,
+            0,
+            1,
+            NOW,
+            max - 60,
+            max - 1,
+            max,
+        ];
+        for role in [Role::Edge, Role::Internal] {
+            for skew in [0, 1, 60, u64::MAX / 2, u64::MAX] {
+                for bound in [None, Some(0), Some(u64::MAX)] {
+                    let lifetime = LifetimePolicy {
+                        clock_skew_seconds: skew,
+                        max_lifetime_seconds: Some(u64::MAX),
+                        internal_max_expired_seconds: bound,
+                        ..policy(role)
+                    };
+                    for now in [min, NOW, max] {
+                        for &a in &extremes {
+                            for &b in &extremes {
+                                let _ = check(&claims(Some(a), Some(b), Some(b)), &lifetime, now);
+                                let _ = check(&claims(Some(b), Some(a), Some(a)), &lifetime, now);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let edge = policy(Role::Edge);
+        assert_eq!(
+            check(
+                &claims(Some(NOW + 600), Some(-8_334_601_228_800), None),
+                &edge,
+                NOW
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(&claims(Some(max), Some(max), None), &edge, NOW),
+            Err(TokenError::NotYetValid)
+        );
+        assert_eq!(
+            check(&claims(Some(min), None, Some(min)), &edge, NOW),
+            Err(TokenError::Expired)
+        );
+        // A skew too large for i64 saturates: it widens nothing beyond the representable range.
+        let lax = LifetimePolicy {
+            clock_skew_seconds: u64::MAX,
+            ..edge
+        };
+        assert_eq!(
+            check(&claims(Some(max), Some(max), Some(max)), &lax, min),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn expiry_is_exclusive_at_the_skewed_bound() {
+        // RFC 7519 §4.1.4: the current time must be before `exp`; the skew extends that.
+        let edge = policy(Role::Edge);
+        assert_eq!(
+            check(&claims(Some(NOW - 59), None, None), &edge, NOW),
+            Ok(())
+        );
+        assert_eq!(
+            check(&claims(Some(NOW - 60), None, None), &edge, NOW),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            check(&claims(Some(NOW + 600), Some(NOW + 60), None), &edge, NOW),
+            Ok(())
+        );
     }
 }

@@ -1595,3 +1595,132 @@ fn the_listener_role_is_read_only_when_the_decision_depends_on_it() {
     }
     assert_all_passed(&failures);
 }
+
+/// Signed tokens whose times lie at chrono's extremes. One of them (`nbf` within the skew of
+/// chrono's earliest date) once panicked inside jwt-compact and aborted the VM.
+#[test]
+fn extreme_times_in_signed_tokens_are_decided() {
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({"role": "edge"}));
+    let api = || claims(json!("api.example.com"));
+    let min = -8_334_601_228_800_i64; // chrono's earliest second, 262143 BCE
+    let max = 8_210_266_876_799_i64; // chrono's latest second, 262142 CE
+    let cases: Vec<(&str, Value, Expect, Expect)> = vec![
+        (
+            "nbf at chrono's earliest date",
+            json!({"nbf": min}),
+            Expect::Allow,
+            Expect::Allow,
+        ),
+        (
+            "nbf one second later",
+            json!({"nbf": min + 1}),
+            Expect::Allow,
+            Expect::Allow,
+        ),
+        (
+            "nbf at chrono's latest date",
+            json!({"nbf": max}),
+            Expect::Deny(401, "not_yet_valid"),
+            Expect::Allow,
+        ),
+        (
+            "exp at chrono's earliest date",
+            json!({"exp": min}),
+            Expect::Deny(401, "expired"),
+            Expect::Allow,
+        ),
+        (
+            "iat at chrono's latest date",
+            json!({"iat": max}),
+            Expect::Deny(401, "issued_in_future"),
+            Expect::Allow,
+        ),
+        (
+            "iat at chrono's earliest date: lifetime unbounded",
+            json!({"iat": min}),
+            Expect::Deny(401, "lifetime_too_long"),
+            Expect::Deny(401, "lifetime_too_long"),
+        ),
+        (
+            "exp beyond chrono's range",
+            json!({"exp": max + 1}),
+            Expect::Deny(401, "malformed"),
+            Expect::Deny(401, "malformed"),
+        ),
+        (
+            "nbf as i64::MIN",
+            json!({"nbf": i64::MIN}),
+            Expect::Deny(401, "malformed"),
+            Expect::Deny(401, "malformed"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, changes, at_edge, inside) in &cases {
+        let token = sign_default(&keys.rsa, &with(api(), changes.clone())).unwrap();
+        for (role, expect) in [(&b"edge"[..], at_edge), (&b"internal"[..], inside)] {
+            let call = Call {
+                token: Some(token.clone()),
+                role: Some(role),
+                ..Call::default()
+            };
+            let label = format!("{name} ({})", String::from_utf8_lossy(role));
+            check(&label, &run(&cfg, &call), expect, &mut failures);
+        }
+    }
+    assert_all_passed(&failures);
+}
+
+/// HTTP/2 delivers any bytes in `:path`. A path that is not UTF-8 cannot be searched for a
+/// query token, so it is refused where tokens may come from the query, never read as `/`.
+#[test]
+fn a_path_that_is_not_utf8_is_refused_where_the_query_holds_tokens() {
+    let keys = demo_keys();
+    let token = sign_default(&keys.rsa, &claims(json!("api.example.com"))).unwrap();
+    let forged = unsigned(
+        json!({"alg": "RS256", "kid": "demo-rsa"}),
+        &claims(json!("api.example.com")),
+    );
+    let decide = |cfg: &FilterConfig, path: &[u8]| {
+        let headers: Vec<(String, Vec<u8>)> = vec![
+            (":path".into(), path.to_vec()),
+            (
+                "authorization".into(),
+                format!("Bearer {token}").into_bytes(),
+            ),
+        ];
+        let decision = evaluate(
+            cfg,
+            &Fetched::new(cfg),
+            &mut TokenCache::new(cfg.cache),
+            &Request {
+                headers: &headers,
+                listener_role: &|| None,
+                cluster: &|| Some("web_cluster".to_owned()),
+                now: NOW,
+                fingerprint: false,
+            },
+        );
+        (decision.verdict, decision.facts.reason)
+    };
+    let mut path = b"/orders\xff?access_token=".to_vec();
+    path.extend_from_slice(forged.as_bytes());
+    let with_params = config(&keys, json!({}));
+    match decide(&with_params, &path) {
+        (Verdict::Deny { denial, .. }, reason) => {
+            assert_eq!((denial.status, reason), (400, "ambiguous"));
+        }
+        other => panic!("a non-UTF-8 path with a query token passed: {other:?}"),
+    }
+    // Without query-string tokens the path is not read, and the header token decides.
+    let mut headers_only = config_json(&keys, json!({}));
+    headers_only["providers"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("from_params");
+    let headers_only = FilterConfig::from_json(headers_only.to_string().as_bytes()).unwrap();
+    assert!(matches!(
+        decide(&headers_only, &path).0,
+        Verdict::Allow(HeaderPlan { path: None, .. })
+    ));
+}
