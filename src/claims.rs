@@ -155,7 +155,8 @@ fn optional_string<'a>(
 }
 
 /// Renders a scalar claim as a header value. Objects, arrays and null are not forwarded, and
-/// neither is any value with a control character (header injection, request smuggling).
+/// neither is any value with a control character, C0, DEL or C1 (header injection, request
+/// smuggling, forged log lines).
 pub fn scalar_header_value(value: &Value) -> Option<String> {
     let text = match value {
         Value::String(text) => text.clone(),
@@ -163,20 +164,23 @@ pub fn scalar_header_value(value: &Value) -> Option<String> {
         Value::Bool(flag) => flag.to_string(),
         _ => return None,
     };
-    if text.bytes().any(|byte| byte < 0x20 || byte == 0x7f) {
-        return None;
-    }
-    Some(text)
+    without_controls(text)
 }
 
 /// Renders a claim for Envoy's filter state (read by access logs): scalars as text, arrays and
-/// objects as compact JSON (which escapes control characters). Null, and a string with a control
-/// character (a forged log line), are not exported.
+/// objects as compact JSON. Null, and a value with a control character anywhere (a forged log
+/// line; JSON escapes C0 but leaves DEL and C1 raw), are not exported.
 pub fn filter_state_value(value: &Value) -> Option<String> {
     match value {
-        Value::Array(_) | Value::Object(_) => serde_json::to_string(value).ok(),
+        Value::Array(_) | Value::Object(_) => without_controls(serde_json::to_string(value).ok()?),
         _ => scalar_header_value(value),
     }
+}
+
+/// `text`, unless it holds a Unicode control character (category Cc: U+0000–U+001F, U+007F,
+/// U+0080–U+009F).
+fn without_controls(text: String) -> Option<String> {
+    (!text.chars().any(char::is_control)).then_some(text)
 }
 
 #[cfg(test)]
@@ -216,6 +220,24 @@ mod tests {
         );
         assert_eq!(filter_state_value(&json!(null)), None);
         assert_eq!(filter_state_value(&json!("alice\n127.0.0.1 - admin")), None);
+        // DEL and C1 controls are refused wherever they sit: JSON leaves them unescaped.
+        for bad in ["a\u{7f}b", "a\u{80}b", "a\u{85}b", "a\u{9f}b"] {
+            for value in [
+                json!(bad),
+                json!([bad]),
+                json!({"k": bad}),
+                json!({bad: 1}),
+                json!([[{"k": [bad]}]]),
+            ] {
+                assert_eq!(filter_state_value(&value), None, "{value}");
+            }
+            assert_eq!(scalar_header_value(&json!(bad)), None, "{bad:?}");
+        }
+        // Other non-ASCII text is fine.
+        assert_eq!(
+            filter_state_value(&json!(["é", "\u{a0}"])).as_deref(),
+            Some("[\"é\",\"\u{a0}\"]")
+        );
     }
 
     #[test]

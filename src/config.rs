@@ -351,6 +351,8 @@ pub struct FilterConfig {
     pub filter_state: FilterStateExport,
     /// Every location of every provider, without repeats: where the filter looks for a token.
     pub locations: Vec<Location>,
+    /// Whether some location is a query parameter: then `:path` is read for tokens.
+    pub reads_query: bool,
     /// Client-sent copies of these headers are removed from every request: the filter sets them.
     pub owned_headers: Vec<String>,
     pub header_reads: HeaderReads,
@@ -506,12 +508,13 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         owned_headers.push(forward_header.clone());
     }
 
+    let reads_query = locations.iter().any(|l| matches!(l, Location::Param(_)));
     let header_reads = if token_headers
         .iter()
         .all(|name| JOINED_BY_ENVOY.contains(name))
     {
         let mut names: Vec<String> = token_headers.iter().map(|name| name.to_string()).collect();
-        if locations.iter().any(|l| matches!(l, Location::Param(_))) {
+        if reads_query {
             names.push(":path".to_owned());
         }
         HeaderReads::Only(names)
@@ -534,6 +537,7 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         cache,
         filter_state,
         locations,
+        reads_query,
         owned_headers,
         header_reads,
         notes,

@@ -58,13 +58,17 @@ pub fn extract<'r>(
                 }
             }
             Location::Param(name) => {
-                let mut values = query_pairs(path)
-                    .filter(|(n, _)| param_name_is(n, name))
-                    .map(|(_, v)| v);
-                let Some(value) = values.next() else { continue };
-                if values.next().is_some() {
-                    return Err(ExtractError::Ambiguous);
+                let mut value = None;
+                for pair in query_pairs(path) {
+                    match param_match(pair, name) {
+                        ParamMatch::Exact if value.is_none() => value = Some(split_pair(pair).1),
+                        ParamMatch::Exact | ParamMatch::LookAlike => {
+                            return Err(ExtractError::Ambiguous)
+                        }
+                        ParamMatch::Other => {}
+                    }
                 }
+                let Some(value) = value else { continue };
                 // Decoded as the upstream would decode it (RFC 6750 §2.3: form-encoded).
                 let value = percent_decode_str(value)
                     .decode_utf8()
@@ -96,12 +100,46 @@ fn non_empty(token: &str) -> Result<&str, ExtractError> {
     Ok(token)
 }
 
-fn query_pairs(path: &str) -> impl Iterator<Item = (&str, &str)> {
+/// The raw `name=value` pairs of the query string, `&`-separated.
+fn query_pairs(path: &str) -> impl Iterator<Item = &str> {
     let query = path.split_once('?').map_or("", |(_, query)| query);
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+    query.split('&').filter(|pair| !pair.is_empty())
+}
+
+fn split_pair(pair: &str) -> (&str, &str) {
+    pair.split_once('=').unwrap_or((pair, ""))
+}
+
+/// How one `name=value` pair of the query relates to the token parameter `name`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ParamMatch {
+    /// The parameter itself, possibly percent-encoded once (`access%5Ftoken`).
+    Exact,
+    /// A name some upstream framework reads as the token parameter, or a pair a `;`-splitting
+    /// framework reads as one: a second token the filter would not have checked.
+    LookAlike,
+    Other,
+}
+
+fn param_match(pair: &str, name: &str) -> ParamMatch {
+    let (raw_name, _) = split_pair(pair);
+    let wanted = skeleton(name);
+    if pair.contains(';') {
+        // Frameworks that also split on `;` read `a=1;access_token=x` as two pairs.
+        let mut names = pair.split(';').map(|segment| split_pair(segment).0);
+        return if names.any(|segment| skeleton(segment) == wanted) {
+            ParamMatch::LookAlike
+        } else {
+            ParamMatch::Other
+        };
+    }
+    if param_name_is(raw_name, name) {
+        ParamMatch::Exact
+    } else if skeleton(raw_name) == wanted {
+        ParamMatch::LookAlike
+    } else {
+        ParamMatch::Other
+    }
 }
 
 /// Whether a raw (possibly percent-encoded) parameter name is `name`: `access%5Ftoken` is
@@ -114,6 +152,31 @@ fn param_name_is(raw: &str, name: &str) -> bool {
     }
 }
 
+/// How many rounds of percent-decoding a parameter name gets: `%2525…` layers beyond this are
+/// not a name any framework decodes to the token's.
+const MAX_DECODE_ROUNDS: usize = 4;
+
+/// A parameter name reduced to what the common frameworks read it as: percent- and
+/// form-decoded (repeatedly: double-encoding), cut at a NUL (C strings) and at `[` (PHP and Rack
+/// arrays, `access_token[]`), Unicode case-folded (`ACCESS_TOKEN`, the long `ſ`, the Kelvin
+/// sign), and only letters and digits kept (PHP reads `.`, ` ` and `[` as `_`).
+fn skeleton(raw: &str) -> String {
+    let mut name: Cow<'_, str> = Cow::Borrowed(raw);
+    for _ in 0..MAX_DECODE_ROUNDS {
+        if !name.contains(['%', '+']) {
+            break;
+        }
+        let spaced = name.replace('+', " ");
+        name = Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned());
+    }
+    let name = name.split(['\0', '[']).next().unwrap_or_default();
+    name.chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
 /// `path` without any `name=...` query parameter; everything else keeps its order and bytes.
 pub fn remove_query_param(path: &str, name: &str) -> String {
     let Some((base, query)) = path.split_once('?') else {
@@ -121,9 +184,7 @@ pub fn remove_query_param(path: &str, name: &str) -> String {
     };
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| {
-            !pair.is_empty() && !param_name_is(pair.split_once('=').map_or(*pair, |(n, _)| n), name)
-        })
+        .filter(|pair| !pair.is_empty() && !param_name_is(split_pair(pair).0, name))
         .collect();
     if kept.is_empty() {
         base.to_owned()
@@ -280,5 +341,47 @@ mod tests {
         assert_eq!(remove_query_param("/a?b=1", "access_token"), "/a?b=1");
         assert_eq!(remove_query_param("/a", "access_token"), "/a");
         assert_eq!(remove_query_param("/a?access_token", "access_token"), "/a");
+    }
+
+    #[test]
+    fn look_alike_parameter_names_are_a_second_token() {
+        // Names that PHP, Rack, Spring, Express or a C-string reader would take for
+        // `access_token`: refused, alone or beside a token, never passed over.
+        let locations = [bearer(), Location::Param("access_token".into())];
+        let header = headers(&[("authorization", b"Bearer a.b.c")]);
+        let none = headers(&[]);
+        for query in [
+            "Access_Token=x.y.z",
+            "ACCESS_TOKEN=x.y.z",
+            "acce\u{17f}s_token=x.y.z",
+            "access_to\u{212a}en=x.y.z",
+            "access_token[]=x.y.z",
+            "access_token[0]=x.y.z",
+            "access_token[=x.y.z",
+            "access.token=x.y.z",
+            "access+token=x.y.z",
+            "access%20token=x.y.z",
+            "access%255Ftoken=x.y.z",
+            "access%25255Ftoken=x.y.z",
+            "access_token%00x=x.y.z",
+            "accesstoken=x.y.z",
+            "a=1;access_token=x.y.z",
+            "access_token=x.y.z;b=1",
+            "%26access_token=x.y.z",
+        ] {
+            for h in [&header, &none] {
+                let path = format!("/orders?q=1&{query}");
+                assert_eq!(
+                    extract(h, &path, &locations),
+                    Err(ExtractError::Ambiguous),
+                    "{query}"
+                );
+            }
+        }
+        // Unrelated names and values stay unrelated.
+        for query in ["access_token_x=1", "token=1", "q=access_token", "a=1;b=2"] {
+            let path = format!("/orders?{query}");
+            assert_eq!(extract(&none, &path, &locations), Ok(None), "{query}");
+        }
     }
 }

@@ -128,12 +128,24 @@ pub fn evaluate<'c>(
             &error.to_string(),
         )
     };
-    let path = request
-        .headers
-        .iter()
-        .find(|(name, _)| name == ":path")
-        .and_then(|(_, value)| std::str::from_utf8(value).ok())
-        .unwrap_or("/");
+    let path = match request.headers.iter().find(|(name, _)| name == ":path") {
+        None => "/",
+        Some((_, raw)) => match std::str::from_utf8(raw) {
+            Ok(path) => path,
+            // HTTP/2 delivers any bytes in `:path`. Read as anything else, a query token in it
+            // would go unseen while the upstream still receives it.
+            Err(_) if config.reads_query => {
+                return deny(
+                    facts,
+                    "ambiguous",
+                    Challenge::InvalidRequest,
+                    "the request path is not valid UTF-8",
+                )
+            }
+            // No token is read from or removed from the path, so none can hide there.
+            Err(_) => "/",
+        },
+    };
 
     let found = match extract::extract(request.headers, path, &config.locations) {
         Ok(Some(found)) => found,
