@@ -113,7 +113,7 @@ impl TokenCache {
         key_version: impl Fn(usize) -> Option<u64>,
     ) -> Option<CachedToken> {
         let Some(entry) = self.entries.get(token).cloned() else {
-            self.misses += 1;
+            self.misses = self.misses.saturating_add(1);
             return None;
         };
         let stale = now > entry.evict_after
@@ -122,10 +122,10 @@ impl TokenCache {
                 .is_some_and(|version| key_version(entry.provider_index) != Some(version));
         if stale {
             self.remove(token);
-            self.misses += 1;
+            self.misses = self.misses.saturating_add(1);
             return None;
         }
-        self.hits += 1;
+        self.hits = self.hits.saturating_add(1);
         Some(entry)
     }
 

@@ -72,6 +72,8 @@ impl Es256VerifyingKey {
     }
 
     /// Whether `signature` is a valid ES256 signature of `message` under this key.
+    // The operators are p256's scalar arithmetic mod n: they cannot overflow.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn verify(&self, message: &[u8], signature: &Es256Signature) -> bool {
         let (r, s) = signature.split_scalars();
         let z = <Scalar as Reduce<U256>>::reduce_bytes(&Sha256::digest(message));
@@ -125,6 +127,8 @@ fn g_table() -> &'static [AffinePoint; G_TABLE] {
 
 /// P, 3P, 5P, …, (2N−1)P in affine form. P is not the identity and has prime order n > 2N,
 /// so no entry is the identity. (One inversion each: N ≤ 32, once per key or per VM.)
+// Point addition on the curve: p256's group operators cannot overflow.
+#[allow(clippy::arithmetic_side_effects)]
 fn odd_multiples<const N: usize>(point: ProjectivePoint) -> [AffinePoint; N] {
     let double = point.double();
     let mut current = point;
@@ -146,29 +150,42 @@ fn lincomb(
     let naf_a = wnaf(a, G_WIDTH);
     let naf_b = wnaf(b, Q_WIDTH);
     let mut acc = ProjectivePoint::IDENTITY;
-    let Some(top) = (0..NAF_LEN).rev().find(|&i| naf_a[i] != 0 || naf_b[i] != 0) else {
-        return acc;
-    };
-    for i in (0..=top).rev() {
+    // From the most significant digit down; doubling the identity above it would change nothing.
+    let digits = naf_a.iter().zip(&naf_b).rev();
+    for (&digit_a, &digit_b) in digits.skip_while(|(a, b)| **a == 0 && **b == 0) {
         acc = acc.double();
-        acc = add_digit(acc, naf_a[i], table_a);
-        acc = add_digit(acc, naf_b[i], table_b);
+        acc = add_digit(acc, digit_a, table_a);
+        acc = add_digit(acc, digit_b, table_b);
     }
     acc
 }
 
 /// acc + digit·P for an odd digit (|digit| < 2·table length), or acc for 0.
+// Point addition on the curve: p256's group operators cannot overflow.
+#[allow(clippy::arithmetic_side_effects)]
 fn add_digit(acc: ProjectivePoint, digit: i8, table: &[AffinePoint]) -> ProjectivePoint {
-    let index = usize::from(digit.unsigned_abs() / 2);
+    // wnaf's digits always index the table; a miss could only make the signature fail.
+    let Some(multiple) = table.get(usize::from(digit.unsigned_abs() / 2)) else {
+        return ProjectivePoint::IDENTITY;
+    };
     match digit {
         0 => acc,
-        1.. => acc + table[index],
-        _ => acc + -table[index],
+        1.. => acc + multiple,
+        _ => acc + -*multiple,
     }
 }
 
 /// The width-`w` non-adjacent form of `k`: digits zero or odd with |d| < 2^(w−1), at least
 /// w−1 zeros after each non-zero digit, and k = Σ dᵢ·2ⁱ.
+///
+/// Exempt from the crate's panic lints, by argument: `k` is a reduced 256-bit scalar and `w` a
+/// constant of 2 to 7 (G_WIDTH, Q_WIDTH), so `pos < NAF_LEN` = 257 keeps `index + 1 ≤ 5` inside
+/// the six limbs, `shift` in 1..64, `window ≤ 2^w` and every digit in −2^(w−1)..2^(w−1) ⊂ i8.
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 fn wnaf(k: &Scalar, w: u32) -> [i8; NAF_LEN] {
     // Little-endian 64-bit limbs, two zero limbs above the scalar for the window reads.
     let mut limbs = [0_u64; 6];

@@ -86,8 +86,8 @@ pub fn extract<'r>(
 
 fn strip_prefix_ignore_case<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
     let head = value.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &value[prefix.len()..])
+    let rest = value.get(prefix.len()..)?;
+    head.eq_ignore_ascii_case(prefix).then_some(rest)
 }
 
 /// A token is one non-empty run without whitespace (RFC 6750 `b64token`); surrounding optional

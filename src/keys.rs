@@ -365,11 +365,14 @@ fn parse_key(entry: &Value) -> Result<Parsed, String> {
 
 /// Bit length of a big-endian unsigned integer.
 fn bit_length(bytes: &[u8]) -> usize {
-    let significant: &[u8] = match bytes.iter().position(|&byte| byte != 0) {
-        Some(start) => &bytes[start..],
-        None => return 0,
+    let mut significant = bytes.iter().skip_while(|&&byte| byte == 0);
+    let Some(first) = significant.next() else {
+        return 0;
     };
-    significant.len() * 8 - significant[0].leading_zeros() as usize
+    // A key's bytes are far fewer than usize::MAX / 8; saturation only guards the type.
+    let rest = significant.count();
+    rest.saturating_mul(8)
+        .saturating_add(8usize.saturating_sub(first.leading_zeros() as usize))
 }
 
 #[cfg(test)]

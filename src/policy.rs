@@ -266,7 +266,7 @@ pub fn filter_state<'d>(
     decision: &'d Decision<'_>,
 ) -> Vec<(&'d str, &'d str)> {
     let facts = &decision.facts;
-    let mut state = Vec::with_capacity(3 + facts.claims.len());
+    let mut state = Vec::with_capacity(facts.claims.len().saturating_add(3));
     if config.filter_state.outcome {
         state.push(("jwt_relay.outcome", facts.reason));
         if let Some(issuer) = facts.issuer {

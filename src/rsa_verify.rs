@@ -177,7 +177,7 @@ fn power<const LIMBS: usize>(
     let base = DynResidue::new(&base, *params);
     let mut acc = base;
     // exponent ≥ 3, so its top bit is at least bit 1; the loop starts below it.
-    let top = u64::BITS - 1 - exponent.leading_zeros();
+    let top = (u64::BITS - 1).saturating_sub(exponent.leading_zeros());
     for bit in (0..top).rev() {
         acc = acc.square();
         if exponent >> bit & 1 == 1 {
@@ -297,7 +297,7 @@ struct HashOutput {
 
 impl HashOutput {
     fn as_slice(&self) -> &[u8] {
-        &self.bytes[..self.len]
+        self.bytes.get(..self.len).unwrap_or(&self.bytes)
     }
 }
 
@@ -323,7 +323,9 @@ impl HashAlg {
             bytes: [0; 64],
             len: self.len(),
         };
-        let out = &mut output.bytes[..self.len()];
+        let Some(out) = output.bytes.get_mut(..self.len()) else {
+            return output;
+        };
         match self {
             HashAlg::Sha256 => run::<Sha256>(parts, out),
             HashAlg::Sha384 => run::<Sha384>(parts, out),
@@ -356,13 +358,17 @@ impl HashAlg {
 /// which no recovered k-byte message equals.
 fn pkcs1v15_encoded(hash: HashAlg, m_hash: &[u8], em_len: usize) -> Vec<u8> {
     let prefix = hash.digest_info_prefix();
-    let t_len = prefix.len() + m_hash.len();
-    if em_len < t_len + 11 {
+    let t_len = prefix.len().saturating_add(m_hash.len());
+    // At least 8 bytes of 0xff padding (step 3); ps_end is where the 0x00 separator goes.
+    let Some(ps_end) = em_len.checked_sub(t_len).and_then(|n| n.checked_sub(1)) else {
+        return Vec::new();
+    };
+    if ps_end < 10 {
         return Vec::new();
     }
     let mut em = Vec::with_capacity(em_len);
     em.extend_from_slice(&[0x00, 0x01]);
-    em.resize(em_len - t_len - 1, 0xff);
+    em.resize(ps_end, 0xff);
     em.push(0x00);
     em.extend_from_slice(prefix);
     em.extend_from_slice(m_hash);
@@ -372,49 +378,54 @@ fn pkcs1v15_encoded(hash: HashAlg, m_hash: &[u8], em_len: usize) -> Vec<u8> {
 /// RFC 8017 §8.1.2 step 2c and EMSA-PSS-VERIFY (§9.1.2) with sLen = hLen, MGF1 with the same
 /// hash. `em` is the k-byte I2OSP output of the public operation; it is unmasked in place.
 fn pss_verify(hash: HashAlg, m_hash: &[u8], em: &mut [u8], mod_bits: usize) -> bool {
+    pss_check(hash, m_hash, em, mod_bits).is_some()
+}
+
+/// [`pss_verify`] with every bound checked: `None` is a refusal, wherever it comes from.
+fn pss_check(hash: HashAlg, m_hash: &[u8], em: &mut [u8], mod_bits: usize) -> Option<()> {
     let h_len = hash.len();
     let s_len = h_len;
-    let em_bits = mod_bits - 1;
+    let em_bits = mod_bits.checked_sub(1)?;
     let em_len = em_bits.div_ceil(8);
     // §8.1.2 step 2c: I2OSP(m, emLen). When emLen < k the extra leading byte must be zero,
     // otherwise m does not fit in emLen bytes.
-    let Some(split) = em.len().checked_sub(em_len) else {
-        return false;
-    };
-    let (excess, em) = em.split_at_mut(split);
+    let (excess, em) = em.split_at_mut(em.len().checked_sub(em_len)?);
     if excess.iter().any(|&byte| byte != 0) {
-        return false;
+        return None;
     }
-    // Step 3.
-    if em_len < h_len + s_len + 2 {
-        return false;
-    }
+    // Step 3: emLen ≥ hLen + sLen + 2; `zeros` is the length of PS in step 10.
+    let zeros = em_len
+        .checked_sub(h_len)?
+        .checked_sub(s_len)?
+        .checked_sub(2)?;
     // Step 4.
-    if em[em_len - 1] != 0xbc {
-        return false;
+    let (last, em) = em.split_last_mut()?;
+    if *last != 0xbc {
+        return None;
     }
-    // Step 5: maskedDB, then H.
-    let (db, rest) = em.split_at_mut(em_len - h_len - 1);
-    let h = &rest[..h_len];
-    // Step 6: the leftmost 8·emLen − emBits bits of maskedDB must be zero.
-    let unused_bits = 8 * em_len - em_bits;
-    let top_mask: u8 = 0xff >> unused_bits;
-    if db[0] & !top_mask != 0 {
-        return false;
+    // Step 5: maskedDB (emLen − hLen − 1 bytes), then H.
+    let (db, h) = em.split_at_mut(em.len().checked_sub(h_len)?);
+    // Step 6: the leftmost 8·emLen − emBits bits of maskedDB must be zero (0 to 7 bits).
+    let unused_bits = em_len.checked_mul(8)?.checked_sub(em_bits)?;
+    let top_mask: u8 = 0xff_u8.checked_shr(u32::try_from(unused_bits).ok()?)?;
+    let first = db.first_mut()?;
+    if *first & !top_mask != 0 {
+        return None;
     }
     // Steps 7–8: DB = maskedDB ⊕ MGF1(H, emLen − hLen − 1).
     mgf1_xor(hash, h, db);
     // Step 9.
-    db[0] &= top_mask;
-    // Step 10: emLen − hLen − sLen − 2 zero octets, then 0x01.
-    let zeros = em_len - h_len - s_len - 2;
-    if db[..zeros].iter().any(|&byte| byte != 0) || db[zeros] != 0x01 {
-        return false;
+    let first = db.first_mut()?;
+    *first &= top_mask;
+    // Step 10: emLen − hLen − sLen − 2 zero octets, then 0x01, then the salt.
+    let (padding, rest) = db.split_at(zeros);
+    let (separator, salt) = rest.split_first()?;
+    if padding.iter().any(|&byte| byte != 0) || *separator != 0x01 || salt.len() != s_len {
+        return None;
     }
     // Steps 11–14: H' = Hash(0x00 × 8 || mHash || salt) must equal H.
-    let salt = &db[db.len() - s_len..];
     let h_prime = hash.digest(&[&[0_u8; 8], m_hash, salt]);
-    h_prime.as_slice() == h
+    (h_prime.as_slice() == &*h).then_some(())
 }
 
 /// XORs MGF1(`seed`) (RFC 8017 B.2.1) into `out`, as long as `out` is.
@@ -432,12 +443,17 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
         .iter()
         .position(|&byte| byte != 0)
         .unwrap_or(bytes.len());
-    &bytes[start..]
+    bytes.get(start..).unwrap_or_default()
 }
 
+/// Bit length of a big-endian integer without leading zero bytes. Key bytes are far fewer than
+/// usize::MAX / 8: saturation only guards the type.
 fn bit_length(bytes: &[u8]) -> usize {
     match bytes.first() {
-        Some(&top) => bytes.len() * 8 - top.leading_zeros() as usize,
+        Some(&top) => bytes
+            .len()
+            .saturating_mul(8)
+            .saturating_sub(top.leading_zeros() as usize),
         None => 0,
     }
 }
@@ -457,11 +473,11 @@ fn uint_from_be<const LIMBS: usize>(bytes: &[u8]) -> Uint<LIMBS> {
 
 /// The low `len` bytes of `value`, big-endian (I2OSP; `value` < n, which has `len` bytes).
 fn uint_to_be<const LIMBS: usize>(value: &Uint<LIMBS>, len: usize) -> Vec<u8> {
-    let mut bytes = vec![0_u8; LIMBS * WORD_BYTES];
+    let mut bytes = vec![0_u8; LIMBS.saturating_mul(WORD_BYTES)];
     for (chunk, word) in bytes.rchunks_mut(WORD_BYTES).zip(value.as_words()) {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
-    bytes.split_off(bytes.len() - len)
+    bytes.split_off(bytes.len().saturating_sub(len))
 }
 
 #[cfg(test)]

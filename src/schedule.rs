@@ -75,7 +75,7 @@ impl FeedState {
     pub fn failed(&self, now_ms: u64, refresh_ms: u64) -> FeedState {
         let failures = self.failures.saturating_add(1);
         let backoff = FIRST_RETRY_MS
-            .saturating_mul(1u64 << (failures - 1).min(20))
+            .saturating_mul(1u64 << failures.saturating_sub(1).min(20))
             .min(refresh_ms.max(FIRST_RETRY_MS));
         FeedState {
             next_due_ms: now_ms.saturating_add(backoff),

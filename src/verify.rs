@@ -295,12 +295,12 @@ fn verify_uncached<'c>(
     // signature check. Parsed here, strictly, so that a token whose key is not there costs no
     // more than this (jwt-compact's own parse of the whole token comes after the key is found).
     let issuer = unverified_issuer(token)?;
-    let provider_index = config
+    let (provider_index, provider) = config
         .providers
         .iter()
-        .position(|p| p.issuer == issuer)
+        .enumerate()
+        .find(|(_, p)| p.issuer == issuer)
         .ok_or(TokenError::UnknownIssuer)?;
-    let provider = &config.providers[provider_index];
     check_type(header.typ.as_deref(), provider)?;
     let alg = Alg::from_name(&header.alg).ok_or(TokenError::UnsupportedAlgorithm)?;
     if !provider.algorithms.contains(&alg) {
