@@ -556,6 +556,15 @@ impl Context for Filter {}
 
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        // Tests only (`--features test-trap`, never in the shipped .wasm): trap on demand, to
+        // prove that the configured failure_policy heals (or keeps refusing) after a VM crash.
+        #[cfg(feature = "test-trap")]
+        #[allow(clippy::panic)]
+        if hostcalls::get_map_value(MapType::HttpRequestHeaders, "x-jwt-relay-test-trap")
+            .is_ok_and(|v| v.is_some())
+        {
+            panic!("test-trap: x-jwt-relay-test-trap asked for a trap");
+        }
         let Some(shared) = self.shared.clone() else {
             return fail_closed("no configuration");
         };
