@@ -317,7 +317,10 @@ impl HashAlg {
             for part in parts {
                 hasher.update(part);
             }
-            out.copy_from_slice(&hasher.finalize());
+            // `out` is as long as D's output (HashAlg::len); zip cannot panic on a mismatch.
+            for (to, from) in out.iter_mut().zip(hasher.finalize()) {
+                *to = from;
+            }
         }
         let mut output = HashOutput {
             bytes: [0; 64],
@@ -389,7 +392,7 @@ fn pss_check(hash: HashAlg, m_hash: &[u8], em: &mut [u8], mod_bits: usize) -> Op
     let em_len = em_bits.div_ceil(8);
     // §8.1.2 step 2c: I2OSP(m, emLen). When emLen < k the extra leading byte must be zero,
     // otherwise m does not fit in emLen bytes.
-    let (excess, em) = em.split_at_mut(em.len().checked_sub(em_len)?);
+    let (excess, em) = em.split_at_mut_checked(em.len().checked_sub(em_len)?)?;
     if excess.iter().any(|&byte| byte != 0) {
         return None;
     }
@@ -404,7 +407,7 @@ fn pss_check(hash: HashAlg, m_hash: &[u8], em: &mut [u8], mod_bits: usize) -> Op
         return None;
     }
     // Step 5: maskedDB (emLen − hLen − 1 bytes), then H.
-    let (db, h) = em.split_at_mut(em.len().checked_sub(h_len)?);
+    let (db, h) = em.split_at_mut_checked(em.len().checked_sub(h_len)?)?;
     // Step 6: the leftmost 8·emLen − emBits bits of maskedDB must be zero (0 to 7 bits).
     let unused_bits = em_len.checked_mul(8)?.checked_sub(em_bits)?;
     let top_mask: u8 = 0xff_u8.checked_shr(u32::try_from(unused_bits).ok()?)?;
@@ -418,7 +421,7 @@ fn pss_check(hash: HashAlg, m_hash: &[u8], em: &mut [u8], mod_bits: usize) -> Op
     let first = db.first_mut()?;
     *first &= top_mask;
     // Step 10: emLen − hLen − sLen − 2 zero octets, then 0x01, then the salt.
-    let (padding, rest) = db.split_at(zeros);
+    let (padding, rest) = db.split_at_checked(zeros)?;
     let (separator, salt) = rest.split_first()?;
     if padding.iter().any(|&byte| byte != 0) || *separator != 0x01 || salt.len() != s_len {
         return None;
