@@ -172,7 +172,10 @@ impl Metrics {
     /// `denied.<reason>`); narrowed and stripped requests are counted as such too.
     fn record(&self, decision: &Decision<'_>) {
         let mut pending = self.pending.borrow_mut();
-        let mut count = |outcome| *pending.entry(outcome).or_insert(0) += 1;
+        let mut count = |outcome| {
+            let counter = pending.entry(outcome).or_insert(0);
+            *counter = counter.saturating_add(1);
+        };
         match decision.verdict {
             Verdict::Allow(_) => {
                 count(Outcome::Plain("allowed"));
@@ -269,7 +272,10 @@ impl Shared {
                 // have since changed are dropped, and a refetch of the same document keeps them.
                 let digest = Sha256::digest(body);
                 let mut version = [0u8; 8];
-                version.copy_from_slice(&digest[..8]);
+                version
+                    .iter_mut()
+                    .zip(digest.iter())
+                    .for_each(|(to, from)| *to = *from);
                 self.fetched.borrow_mut().set_remote_keys(
                     provider,
                     parsed.keys,
