@@ -27,7 +27,7 @@ endif
 # Bootstrap configs in envoy/ (docker-compose files are not Envoy configs).
 ENVOY_CONFIGS := $(filter-out %compose.yaml %compose.yml,$(wildcard envoy/*.yaml envoy/*.yml))
 
-.PHONY: help build wasm-target envoy test lint validate run demo bench image cli-image clean distclean
+.PHONY: help build wasm-target envoy test lint validate run demo bench fuzz image cli-image clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -88,6 +88,26 @@ demo: build envoy ## Walk through the scenarios with curl (envoy/demo.sh)
 # see bench/run.sh.
 bench: ## Benchmark against native jwt_authn with wrk (bench/run.sh); writes BENCHMARKS.md
 	bash bench/run.sh
+
+# libFuzzer targets in fuzz/ (its own workspace), each for FUZZ_SECONDS; any finding fails the
+# run (its input is kept in fuzz/artifacts/<target>/). cargo-fuzz needs nightly flags:
+# RUSTC_BOOTSTRAP=1 allows them on the stable toolchain. Corpora are made by the runs
+# themselves in fuzz/corpus/ (git-ignored); the harness's self-test and past findings run first.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := decision token jwks revocation config
+FUZZ_FLAGS   := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+fuzz: ## Every fuzz target for FUZZ_SECONDS each (cargo-fuzz; fails on any finding)
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && cargo test --release --locked --test oracle
+	@set -e; cd fuzz; for target in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$target; log=corpus/$$target.log; \
+	  echo "fuzz $$target for $(FUZZ_SECONDS) s"; \
+	  if ! RUSTC_BOOTSTRAP=1 cargo fuzz run $$target corpus/$$target -- \
+	      -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) > $$log 2>&1; then \
+	    tail -n 60 $$log; echo "fuzz: $$target found a failure (fuzz/artifacts/$$target/)" >&2; exit 1; \
+	  fi; \
+	  grep -E '^stat::(number_of_executed_units|average_exec_per_sec)|cov:' $$log | tail -n 3; \
+	done
 
 # OCI images; they need a Docker engine (`make test` checks their Dockerfiles' inputs, not a build).
 VERSION     := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)

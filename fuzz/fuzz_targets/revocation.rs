@@ -1,0 +1,8 @@
+//! A fetched revocation feed, any bytes: parsed or refused, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = jwt_relay::fetched::parse_revocations(data, 1 << 16);
+});

@@ -1,0 +1,444 @@
+//! Structured inputs for the decision target: a request built from validly signed template
+//! tokens, mutated (header, claims, embedded tokens), re-signed with a trusted or an untrusted
+//! key (or left unsigned), and placed in the request's token locations. Mutating structure
+//! rather than bytes lets the fuzzer reach what lies behind the signature check.
+
+use arbitrary::Arbitrary;
+use serde_json::{json, Value};
+
+use crate::fixtures::{b64, KeyId};
+use crate::jose::{self, Members};
+use crate::model::{Model, CHRONO_MAX, CHRONO_MIN, NOW};
+use crate::oracle::Headers;
+
+#[derive(Arbitrary, Debug, Clone)]
+pub enum Number {
+    Offset(i16),
+    Small(i8),
+    Extreme(u8),
+    Raw(i64),
+    Float(f32),
+    Text,
+}
+
+impl Number {
+    fn value(&self) -> Value {
+        match self {
+            Number::Offset(o) => json!(NOW + i64::from(*o) * 7),
+            Number::Small(s) => json!(i64::from(*s)),
+            Number::Extreme(which) => {
+                let all = [
+                    CHRONO_MIN,
+                    CHRONO_MIN + 1,
+                    CHRONO_MIN + 60,
+                    CHRONO_MAX,
+                    CHRONO_MAX + 1,
+                    i64::MIN,
+                    i64::MAX,
+                    0,
+                    -1,
+                ];
+                json!(all[usize::from(*which) % all.len()])
+            }
+            Number::Raw(r) => json!(r),
+            Number::Float(f) => serde_json::Number::from_f64(f64::from(*f))
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            Number::Text => json!("soon"),
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+pub enum Text {
+    Known(u8),
+    Raw(String),
+}
+
+const TEXTS: [&str; 22] = [
+    "https://idp.example.com",
+    "https://pss.example.com",
+    "https://hs.example.com",
+    "https://remote.example.com",
+    "https://evil.example",
+    "api.example.com",
+    "orders",
+    "payments",
+    "inventory",
+    "hs-api",
+    "pss-api",
+    "alice",
+    "revoked-sid",
+    "expiring-sid",
+    "s-1",
+    "JWT",
+    "at+jwt",
+    "logout+jwt",
+    "a\u{7f}b",
+    "a\u{85}b",
+    "x\r\nx-jwt-sub: admin",
+    "",
+];
+
+impl Text {
+    fn value(&self) -> Value {
+        match self {
+            Text::Known(i) => json!(TEXTS[usize::from(*i) % TEXTS.len()]),
+            Text::Raw(s) => json!(s),
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+pub enum Field {
+    Number(Number),
+    Text(Text),
+    Bool(bool),
+    Null,
+    List(Vec<Text>),
+    Object(Vec<(Text, Text)>),
+    Nested(u8),
+}
+
+impl Field {
+    fn value(&self) -> Value {
+        match self {
+            Field::Number(n) => n.value(),
+            Field::Text(t) => t.value(),
+            Field::Bool(b) => json!(b),
+            Field::Null => Value::Null,
+            Field::List(items) => Value::Array(items.iter().map(Text::value).collect()),
+            Field::Object(members) => Value::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.value().as_str().unwrap_or("k").to_owned(), v.value()))
+                    .collect(),
+            ),
+            Field::Nested(depth) => {
+                let mut v = json!(1);
+                for _ in 0..(*depth % 140) {
+                    v = json!([v]);
+                }
+                v
+            }
+        }
+    }
+}
+
+const CLAIM_NAMES: [&str; 14] = [
+    "iss",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "sub",
+    "sid",
+    "jti",
+    "email",
+    "embedded_tokens",
+    "narrow",
+    "scope",
+    "typ",
+    "cnf",
+];
+const HEADER_NAMES: [&str; 7] = ["alg", "kid", "typ", "crit", "jku", "cty", "enc"];
+
+#[derive(Arbitrary, Debug, Clone)]
+pub enum Mutation {
+    Set(u8, Field),
+    Remove(u8),
+    /// A second member of the same name (rendered as JSON text with both).
+    Duplicate(u8, Field),
+}
+
+fn apply(members: &mut Members, mutation: &Mutation, names: &[&str]) {
+    let name = |i: &u8| names[usize::from(*i) % names.len()];
+    match mutation {
+        Mutation::Set(i, field) => jose::set(members, name(i), field.value()),
+        Mutation::Remove(i) => jose::remove(members, name(i)),
+        Mutation::Duplicate(i, field) => members.push((name(i).to_owned(), field.value())),
+    }
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum Signer {
+    /// The template's own key and algorithm.
+    Natural,
+    Key(KeyId),
+    /// Header names one algorithm, another key signs.
+    Unsigned,
+    /// Valid signature, then one byte of it flipped.
+    Flipped(u8),
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+pub struct TokenRecipe {
+    /// Which provider's template: issuer, audience, key.
+    pub provider: u8,
+    pub header: Vec<Mutation>,
+    pub claims: Vec<Mutation>,
+    pub signer: Signer,
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+pub struct OuterRecipe {
+    pub token: TokenRecipe,
+    /// Embedded tokens, by upstream index: (upstream, token).
+    pub embedded: Vec<(u8, TokenRecipe)>,
+    pub raw_embedded: Option<Field>,
+}
+
+/// A provider's template key: the first of its keys, local or remote.
+fn template_key(model: &Model, provider: usize) -> KeyId {
+    let p = &model.providers[provider % model.providers.len()];
+    p.local
+        .first()
+        .or(p.remote.first())
+        .map_or(KeyId::Ed, |k| k.id)
+}
+
+impl TokenRecipe {
+    /// The template for `audience` (the provider's first audience when `None`), mutated, signed.
+    pub fn build(
+        &self,
+        model: &Model,
+        audience: Option<&str>,
+        extra: Option<(&str, Value)>,
+    ) -> String {
+        let index = usize::from(self.provider) % model.providers.len();
+        let p = &model.providers[index];
+        let key = template_key(model, index);
+        let alg = p
+            .algs
+            .iter()
+            .find(|a| jose::family_algs(key.family()).contains(a))
+            .copied()
+            .unwrap_or(key.natural_alg());
+        let mut header: Members = vec![
+            ("alg".into(), json!(alg)),
+            (
+                "typ".into(),
+                json!(if p.token_types.is_some() {
+                    "at+jwt"
+                } else {
+                    "JWT"
+                }),
+            ),
+            ("kid".into(), json!(key.kid())),
+        ];
+        let mut claims: Members = vec![
+            ("iss".into(), json!(p.iss)),
+            ("aud".into(), json!(audience.unwrap_or(p.audiences[0]))),
+            ("sub".into(), json!("alice")),
+            ("sid".into(), json!("s-1")),
+            ("email".into(), json!("alice@example.com")),
+            ("iat".into(), json!(NOW - 10)),
+            ("exp".into(), json!(NOW + 300)),
+        ];
+        if let Some((name, value)) = extra {
+            claims.push((name.to_owned(), value));
+        }
+        for m in &self.header {
+            apply(&mut header, m, &HEADER_NAMES);
+        }
+        for m in &self.claims {
+            apply(&mut claims, m, &CLAIM_NAMES);
+        }
+        let input = jose::signing_input(&jose::render(&header), &jose::render(&claims));
+        let signed_alg = jose::get(&header, "alg")
+            .and_then(Value::as_str)
+            .unwrap_or(alg)
+            .to_owned();
+        let signature = match self.signer {
+            Signer::Natural => jose::sign(key, &signed_alg, input.as_bytes()),
+            Signer::Key(other) => jose::sign(other, &signed_alg, input.as_bytes()),
+            Signer::Unsigned => b"not-a-signature".to_vec(),
+            Signer::Flipped(at) => {
+                let mut sig = jose::sign(key, &signed_alg, input.as_bytes());
+                if !sig.is_empty() {
+                    let i = usize::from(at) % sig.len();
+                    sig[i] ^= 0x01;
+                }
+                sig
+            }
+        };
+        format!("{input}.{}", b64(&signature))
+    }
+}
+
+impl OuterRecipe {
+    pub fn build(&self, model: &Model) -> String {
+        let mut embedded = serde_json::Map::new();
+        for (upstream, recipe) in &self.embedded {
+            if model.upstreams.is_empty() {
+                break;
+            }
+            let (_, audience) = model.upstreams[usize::from(*upstream) % model.upstreams.len()];
+            embedded.insert(
+                audience.to_owned(),
+                json!(recipe.build(model, Some(audience), None)),
+            );
+        }
+        let value = match &self.raw_embedded {
+            Some(field) => field.value(),
+            None => Value::Object(embedded),
+        };
+        self.token
+            .build(model, None, Some((model.embedded_claim, value)))
+    }
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+pub enum Place {
+    /// The n-th header location of the model, with its prefix (or a case variant of it).
+    Header { location: u8, upper: bool },
+    /// A query parameter: the n-th configured name, or a look-alike of it.
+    Param {
+        name: u8,
+        look_alike: u8,
+        encode: bool,
+    },
+    /// The forward header, whatever its role.
+    Forward,
+}
+
+const LOOK_ALIKES: [fn(&str) -> String; 9] = [
+    |n| n.to_owned(),
+    |n| n.to_uppercase(),
+    |n| format!("{n}[]"),
+    |n| format!("{n}[0]"),
+    |n| n.replace('_', "."),
+    |n| n.replace('_', "%255F"),
+    |n| format!("{n}%00x"),
+    |n| format!("a=1;{n}"),
+    |n| n.replace('s', "\u{17f}"),
+];
+
+#[derive(Arbitrary, Debug, Clone)]
+pub enum RoleInput {
+    Unset,
+    Edge,
+    Internal,
+    Raw(Vec<u8>),
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+pub struct RequestRecipe {
+    pub setup: u8,
+    pub tokens: Vec<(OuterRecipe, Place)>,
+    /// A raw value in a token location (not built from a template).
+    pub raw_tokens: Vec<(Vec<u8>, Place)>,
+    /// Extra headers: (index into the owned/token header names, or a raw name, value).
+    pub headers: Vec<(u8, Vec<u8>)>,
+    pub path: Vec<u8>,
+    pub role: RoleInput,
+    pub cluster: Option<u8>,
+    pub clock: i16,
+    pub twice: bool,
+}
+
+/// One request, as the host would gather it.
+pub struct Built {
+    pub headers: Headers,
+    pub role: Option<Vec<u8>>,
+    pub cluster: Option<String>,
+    pub now: i64,
+}
+
+impl RequestRecipe {
+    pub fn build(&self, model: &Model) -> Built {
+        let mut headers: Headers = Vec::new();
+        let mut query: Vec<String> = Vec::new();
+        let locations = model.header_locations();
+        let params = model.params();
+        let mut place = |token: &[u8], place: &Place, headers: &mut Headers| match place {
+            Place::Header { location, upper } => {
+                let (name, prefix) = locations[usize::from(*location) % locations.len()];
+                let prefix = if *upper {
+                    prefix.to_uppercase()
+                } else {
+                    prefix.to_owned()
+                };
+                let mut value = prefix.into_bytes();
+                value.extend_from_slice(token);
+                headers.push((name.to_owned(), value));
+            }
+            Place::Param {
+                name,
+                look_alike,
+                encode,
+            } => {
+                let base = params
+                    .get(usize::from(*name) % params.len().max(1))
+                    .copied()
+                    .unwrap_or("access_token");
+                let name = LOOK_ALIKES[usize::from(*look_alike) % LOOK_ALIKES.len()](base);
+                let value = String::from_utf8_lossy(token).into_owned();
+                let value = if *encode {
+                    value.replace('.', "%2E")
+                } else {
+                    value
+                };
+                query.push(format!("{name}={value}"));
+            }
+            Place::Forward => {
+                let mut value = b"Bearer ".to_vec();
+                value.extend_from_slice(token);
+                headers.push((model.forward_header.to_owned(), value));
+            }
+        };
+        for (recipe, at) in self.tokens.iter().take(3) {
+            place(recipe.build(model).as_bytes(), at, &mut headers);
+        }
+        for (raw, at) in self.raw_tokens.iter().take(2) {
+            place(raw, at, &mut headers);
+        }
+        let mut names: Vec<&str> = model.owned_headers();
+        names.extend(locations.iter().map(|(n, _)| *n));
+        names.push("x-other");
+        for (which, value) in self.headers.iter().take(4) {
+            let name = names[usize::from(*which) % names.len()];
+            headers.push((name.to_owned(), value.clone()));
+        }
+        // Envoy joins a repeated `authorization` into one comma-separated value.
+        let mut joined: Headers = Vec::new();
+        for (name, value) in headers {
+            match joined
+                .iter_mut()
+                .find(|(n, _)| n == "authorization" && name == "authorization")
+            {
+                Some(slot) => {
+                    slot.1.push(b',');
+                    slot.1.extend_from_slice(&value);
+                }
+                None => joined.push((name, value)),
+            }
+        }
+        let mut path = b"/orders".to_vec();
+        path.extend_from_slice(&self.path);
+        if !query.is_empty() {
+            path.push(if path.contains(&b'?') { b'&' } else { b'?' });
+            path.extend_from_slice(query.join("&").as_bytes());
+        }
+        joined.insert(0, (":path".into(), path));
+        let clusters: Vec<&str> = model
+            .upstreams
+            .iter()
+            .map(|(c, _)| *c)
+            .chain(["web_cluster"])
+            .collect();
+        Built {
+            headers: joined,
+            role: match &self.role {
+                RoleInput::Unset => None,
+                RoleInput::Edge => Some(b"edge".to_vec()),
+                RoleInput::Internal => Some(b"internal".to_vec()),
+                RoleInput::Raw(raw) => Some(raw.clone()),
+            },
+            cluster: self
+                .cluster
+                .map(|c| clusters[usize::from(c) % clusters.len()].to_owned()),
+            now: NOW + i64::from(self.clock),
+        }
+    }
+}
