@@ -2,6 +2,10 @@
 //! HTTP requests. One Envoy per `#[test]`; each test runs a table of named cases and reports every
 //! failing case by name, with Envoy's log.
 //!
+//! Every table runs twice, over HTTP/1.1 and over HTTP/2 (cleartext, prior knowledge), with the
+//! same assertions; Envoy's per-codec request counters must show each request on the transport
+//! it was sent on. A trap in Envoy's log fails the test (see `support`).
+//!
 //! Routes of the demo config: edge listener `/orders` → orders_cluster (narrowed to aud `orders`),
 //! `/inventory` → inventory_cluster (aud `inventory`), `/` → web_cluster (not listed: token kept);
 //! internal listener (role `internal` from listener metadata) `/payments` → payments_cluster
@@ -20,7 +24,7 @@ use support::tokens::{
     claims, sign, sign_with, signature_of, stranger_key, tamper_signature, unsigned, DemoKeys,
     EDGE_AUDIENCE, SUB,
 };
-use support::{agent, get, run_cases, Echo, Envoy, Reply};
+use support::{agent, get, run_cases, Client, Echo, Envoy, Reply, RequestCounts, Transport};
 
 #[derive(Clone, Copy, Debug)]
 enum Listener {
@@ -731,20 +735,34 @@ fn internal_listener() {
     run(&Envoy::start_demo("internal"), &cases);
 }
 
+/// Runs every case over each transport (HTTP/1.1, then HTTP/2); then checks that Envoy counted
+/// each request on the transport it was sent on, and that its log shows no trap.
 fn run(envoy: &Envoy, cases: &[Case]) {
-    let agent = agent();
+    let listeners = ["edge", "internal"];
+    let before = envoy.request_counts(&listeners).unwrap();
+    let mut sent = RequestCounts::new();
+    let runs: Vec<(Transport, &Case)> = Transport::ALL
+        .iter()
+        .flat_map(|&t| cases.iter().map(move |c| (t, c)))
+        .collect();
+    let clients: Vec<Client> = Transport::ALL.iter().map(|&t| Client::new(t)).collect();
     run_cases(
-        cases,
-        |c| format!("{}: {}", c.listener.name(), c.name),
-        |c| {
-            let reply = get(
-                &agent,
+        &runs,
+        |(t, c)| format!("{}: {}: {}", t.name(), c.listener.name(), c.name),
+        |&(t, c)| {
+            let client = clients.iter().find(|cl| cl.transport() == t).unwrap();
+            let reply = client.get(
                 &format!("{}{}", envoy.url(c.listener.name()), c.path),
                 &c.headers,
             )?;
             check(c, &reply)
         },
     );
+    for (t, c) in &runs {
+        *sent.entry((c.listener.name().to_string(), *t)).or_insert(0) += 1;
+    }
+    envoy.await_request_counts(&before, &sent);
+    envoy.assert_no_traps();
 }
 
 fn check(case: &Case, reply: &Reply) -> Result<(), String> {

@@ -10,7 +10,10 @@
 //! Synchronisation is by polling with a deadline, never by a fixed sleep: every place that waits
 //! says `POLL:` with its deadline and why that deadline. A few checks need a stretch of time to
 //! pass by design ("no more than N fetches in this window"); they say `WINDOW:`.
-//! When a test fails, its Envoy prints its log.
+//! When a test fails, its Envoy prints its log; a trap in its log fails the test too.
+//!
+//! Requests go over HTTP/1.1 unless a test says otherwise; the case tables whose outcomes hold
+//! still (revocation, the two-worker rounds) run over HTTP/2 as well, and count that they did.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
 
@@ -25,8 +28,8 @@ use jwt_relay_cli::token::now;
 use serde_json::{json, Value};
 use support::tokens::{claims, sign, sign_with, SUB};
 use support::{
-    agent, envoy_bin, get, poll, poll_until, render_config, run_cases, scratch_dir, wasm_path,
-    Echo, Envoy, Reply, Wait, FIRST_FETCH_DEADLINE,
+    envoy_bin, poll, poll_until, render_config, run_cases, scratch_dir, wasm_path, Client, Echo,
+    Envoy, Reply, Transport, Wait, FIRST_FETCH_DEADLINE,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -175,9 +178,8 @@ impl Req {
         self
     }
 
-    fn send(&self, envoy: &Envoy, agent: &ureq::Agent) -> Result<Reply, String> {
-        get(
-            agent,
+    fn send(&self, envoy: &Envoy, client: &Client) -> Result<Reply, String> {
+        client.get(
             &format!("{}{}", envoy.url(self.listener), self.path),
             &[(
                 "authorization".to_string(),
@@ -234,14 +236,38 @@ fn outcome_of(reply: &Reply) -> Result<Outcome, String> {
     ))
 }
 
-/// Sends `req` once and checks the outcome.
+/// Sends `req` once (HTTP/1.1) and checks the outcome.
 fn expect(envoy: &Envoy, req: &Req, want: Outcome) -> Result<(), String> {
-    let reply = req.send(envoy, &agent())?;
+    expect_over(envoy, req, want, Transport::Http1)
+}
+
+/// Sends `req` once over `transport` and checks the outcome.
+fn expect_over(
+    envoy: &Envoy,
+    req: &Req,
+    want: Outcome,
+    transport: Transport,
+) -> Result<(), String> {
+    let reply = req.send(envoy, &Client::new(transport))?;
     match outcome_of(&reply) {
         Ok(got) if got == want => Ok(()),
-        Ok(got) => Err(format!("expected {want:?}, got {got:?}")),
-        Err(why) => Err(format!("expected {want:?}, got {why}")),
+        Ok(got) => Err(format!(
+            "{}: expected {want:?}, got {got:?}",
+            transport.name()
+        )),
+        Err(why) => Err(format!(
+            "{}: expected {want:?}, got {why}",
+            transport.name()
+        )),
     }
+}
+
+/// Sends `req` over HTTP/1.1, then over HTTP/2; both must come out as `want`. Only for outcomes
+/// that hold still between the two requests.
+fn expect_both(envoy: &Envoy, req: &Req, want: Outcome) -> Result<(), String> {
+    Transport::ALL
+        .iter()
+        .try_for_each(|&t| expect_over(envoy, req, want, t))
 }
 
 /// POLL: sends `req` every 50 ms until it comes out as `want`, for at most `deadline`; every
@@ -254,9 +280,9 @@ fn await_outcome(
     meanwhile: &[Outcome],
     deadline: Duration,
 ) -> Result<Duration, String> {
-    let agent = agent();
+    let client = Client::new(Transport::Http1);
     poll_until(deadline, || {
-        let reply = req.send(envoy, &agent)?;
+        let reply = req.send(envoy, &client)?;
         match outcome_of(&reply) {
             Ok(got) if got == want => Ok(()),
             Ok(got) if meanwhile.contains(&got) => {
@@ -494,11 +520,11 @@ fn burst_of_unknown_kids_costs_at_most_one_fetch() {
             .map(|chunk| {
                 let envoy = &envoy;
                 scope.spawn(move || {
-                    let agent = agent();
+                    let client = Client::new(Transport::Http1);
                     chunk
                         .iter()
                         .filter_map(|token| {
-                            let reply = Req::edge(token).send(envoy, &agent);
+                            let reply = Req::edge(token).send(envoy, &client);
                             match reply.as_ref().map(outcome_of) {
                                 Ok(Ok(Outcome::Refused(UNKNOWN_KID))) => None,
                                 other => Some(format!("{other:?}")),
@@ -769,10 +795,11 @@ fn revoked_session_is_refused_on_both_listeners() {
     ];
     let name = |(name, _, _): &(&str, Req, Outcome)| name.to_string();
 
-    // Before any revocation, every case passes.
+    // Before any revocation, every case passes, over HTTP/1.1 and HTTP/2.
     await_serving(&envoy, &cases[0].1);
+    let h2_before = ["edge", "internal"].map(|l| envoy.requests_over(l, Transport::Http2));
     run_cases(&cases, name, |(_, req, _)| {
-        expect(&envoy, req, Outcome::Pass)
+        expect_both(&envoy, req, Outcome::Pass)
     });
 
     idp.revoke("s1", revoked_at, None);
@@ -791,7 +818,23 @@ fn revoked_session_is_refused_on_both_listeners() {
         );
         eprintln!("{what}: s1 refused {took:?} after the revocation was published");
     }
-    run_cases(&cases, name, |(_, req, want)| expect(&envoy, req, *want));
+    run_cases(&cases, name, |(_, req, want)| {
+        expect_both(&envoy, req, *want)
+    });
+    // Both tables went over HTTP/2 too: twice each case, on its listener.
+    for (listener, before) in ["edge", "internal"].iter().zip(h2_before) {
+        let sent = cases
+            .iter()
+            .filter(|(_, r, _)| r.listener == *listener)
+            .count()
+            * 2;
+        let after = envoy.requests_over(listener, Transport::Http2);
+        assert_eq!(
+            after,
+            before.map(|b| b + u64::try_from(sent).unwrap()),
+            "{listener}: HTTP/2 requests counted"
+        );
+    }
 
     // The feed fails: the last list stays in force.
     let failed_before = stat(&envoy, REVOCATION_FETCH_FAILED);
@@ -906,12 +949,13 @@ fn revocation_feed_down_at_start_allows_when_configured() {
 
 const LISTENERS: [&str; 2] = ["edge", "internal"];
 
-/// Sends every case on `connections` fresh connections (each its own client); the first answer
-/// that is not the case's outcome is the error.
+/// Sends every case on `connections` fresh connections (each its own client, HTTP/1.1 and HTTP/2
+/// in turn); the first answer that is not the case's outcome is the error.
 fn round(envoy: &Envoy, cases: &[(&str, Req, Outcome)], connections: usize) -> Result<(), String> {
-    for _ in 0..connections {
+    for connection in 0..connections {
+        let transport = Transport::ALL[connection % Transport::ALL.len()];
         for (name, req, want) in cases {
-            let reply = req.send(envoy, &agent())?;
+            let reply = req.send(envoy, &Client::new(transport))?;
             match outcome_of(&reply) {
                 Ok(got) if got == *want => {}
                 Ok(got) => return Err(format!("{name}: expected {want:?}, got {got:?}")),

@@ -1,5 +1,4 @@
-//! A fetched JWKS, any bytes: parsed or refused, never a panic; a parsed set never holds a
-//! symmetric key (secrets are never taken from a fetched document).
+//! A fetched JWKS, any bytes: parsed or refused, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -11,14 +11,26 @@
 //! - Synchronisation is by polling with a deadline ([`poll`]), never by sleeping a fixed time.
 //! - [`Envoy`] kills and reaps the process in `Drop`, so it stops even when a test panics; when it
 //!   is dropped by a failing test, it prints its log first.
+//! - Traps: a Wasm trap (a panic in the filter, which aborts its VM) fails the test even when
+//!   every answer was right: `Drop` scans Envoy's log for one ([`Envoy::traps`]), as does
+//!   [`Envoy::assert_no_traps`] at a test's own check points. A test that traps on purpose says
+//!   so with [`Envoy::allow_traps`].
+//! - Transports: [`Client`] sends a request over HTTP/1.1 (`ureq`) or HTTP/2 cleartext with prior
+//!   knowledge (`reqwest`), the same request either way; Envoy's per-codec counters
+//!   ([`Envoy::requests_over`]) prove which one was used. [`raw_http1`] and [`raw_http2`] send
+//!   bytes no HTTP library would (a `:path` that is not UTF-8): HTTP/1.1 over a bare socket,
+//!   HTTP/2 through `tests/h2_request.py` (Python's `h2` package, which `make test` installs).
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
 
 pub mod tokens;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::{self, File};
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -83,20 +95,7 @@ pub fn envoy_bin() -> PathBuf {
 
 /// Absolute path of the filter: `$JWT_RELAY_WASM`, else the release build under `target/`.
 pub fn wasm_path() -> PathBuf {
-    let path = match std::env::var_os("JWT_RELAY_WASM").filter(|v| !v.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| repo_root().join("target"));
-            target.join("wasm32-wasip1/release/jwt_relay.wasm")
-        }
-    };
-    let path = if path.is_absolute() {
-        path
-    } else {
-        repo_root().join(path)
-    };
+    let path = built_wasm("JWT_RELAY_WASM", "");
     assert!(
         path.is_file(),
         "the filter is not built: {} is missing; {HOW_TO_GET_THEM} (or `make build`)",
@@ -104,6 +103,46 @@ pub fn wasm_path() -> PathBuf {
     );
     warn_if_stale(&path);
     path
+}
+
+/// The build of the filter with the `test-trap` feature, which panics (traps) on a request with
+/// [`TRAP_HEADER`]: `$JWT_RELAY_TEST_TRAP_WASM`, else the release build under
+/// `target/test-trap/` (`make test` builds it there). Never the shipped `.wasm`.
+pub fn test_trap_wasm_path() -> PathBuf {
+    let path = built_wasm("JWT_RELAY_TEST_TRAP_WASM", "test-trap");
+    assert!(
+        path.is_file(),
+        "the test-trap build of the filter is missing: {} does not exist; run `make test` (it \
+         builds it), or `cargo build --release --target wasm32-wasip1 -p jwt-relay --features \
+         test-trap --target-dir target/test-trap`, or set JWT_RELAY_TEST_TRAP_WASM",
+        path.display()
+    );
+    warn_if_stale(&path);
+    path
+}
+
+/// The request header that makes the `test-trap` build panic (see `src/host.rs`).
+pub const TRAP_HEADER: &str = "x-jwt-relay-test-trap";
+
+/// `$var` (made absolute against the repository), else the filter's release build in the target
+/// directory (`$CARGO_TARGET_DIR` or `target/`), under `subdir` if not empty.
+fn built_wasm(var: &str, subdir: &str) -> PathBuf {
+    let path = match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo_root().join("target"));
+            target
+                .join(subdir)
+                .join("wasm32-wasip1/release/jwt_relay.wasm")
+        }
+    };
+    if path.is_absolute() {
+        path
+    } else {
+        repo_root().join(path)
+    }
 }
 
 /// `cargo test` alone does not rebuild the .wasm: say so (shown with a failing test's output)
@@ -265,6 +304,8 @@ pub struct Envoy {
     listeners: Vec<(String, u16)>,
     /// The identity service of [`Envoy::start_demo`], kept as long as Envoy runs.
     idp: Option<StubIdp>,
+    /// Set by [`Envoy::allow_traps`]: `Drop` does not fail the test on a trap in the log.
+    traps_allowed: bool,
 }
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -278,13 +319,22 @@ impl Envoy {
     /// demo JWKS, and waits until the filter serves: a valid demo token passes the edge (the first
     /// revocation list has arrived; until then the filter refuses every token).
     pub fn start_demo(name: &str) -> Envoy {
+        Envoy::start_demo_with(name, &wasm_path(), |yaml| yaml)
+    }
+
+    /// [`Envoy::start_demo`] with another build of the filter (`wasm`) and the rendered config
+    /// changed by `edit` (e.g. with [`replace_all`]).
+    pub fn start_demo_with(name: &str, wasm: &Path, edit: impl FnOnce(String) -> String) -> Envoy {
         let envoy = envoy_bin();
-        let wasm = wasm_path();
         let echo_port = jwt_relay_cli::echo::spawn("127.0.0.1:0").expect("start the echo upstream");
         let idp = demo_idp();
         let dir = scratch_dir(name);
         let config = dir.join("envoy.yaml");
-        fs::write(&config, render_demo_config(echo_port, idp.port(), &wasm)).unwrap();
+        fs::write(
+            &config,
+            edit(render_demo_config(echo_port, idp.port(), wasm)),
+        )
+        .unwrap();
         let mut envoy = Envoy::start(&envoy, &config, &dir);
         envoy.idp = Some(idp);
 
@@ -340,6 +390,7 @@ impl Envoy {
             admin: String::new(),
             listeners: Vec::new(),
             idp: None,
+            traps_allowed: false,
         };
         envoy.wait_ready(&admin_path);
         envoy
@@ -445,19 +496,178 @@ impl Envoy {
             .map(|(_, value)| *value)
             .ok_or_else(|| format!("Envoy lists no stat {name:?} (similar: {stats:?})"))
     }
+
+    /// The Envoy's log, framed for a test's output.
+    fn framed_log(&self) -> String {
+        format!(
+            "===== Envoy log ({}) =====\n{}\n===== end of Envoy log =====",
+            self.log_path.display(),
+            self.log()
+        )
+    }
+
+    /// Every sign of a Wasm trap or a panic in Envoy's log so far, each with the lines after it
+    /// (the panic message, the in-VM backtrace), capped at [`TRAP_REPORT_LINES`] lines in all.
+    /// Envoy 1.40 logs a panic in the filter as the filter's panic hook's
+    /// `[critical][wasm] ... jwt-relay panicked: panicked at src/...`, then
+    /// `[error][wasm] ... Function: proxy_on_request_headers failed: Uncaught RuntimeError:
+    /// unreachable` and `Proxy-Wasm plugin in-VM backtrace:`; a VM that cannot be replaced,
+    /// `Failed to reload WASM plugin` or `Wasm VM failed`.
+    pub fn traps(&self) -> Vec<String> {
+        trap_lines(&self.log())
+    }
+
+    /// Fails the test (with the trap lines and the whole log) if Envoy's log shows a trap.
+    pub fn assert_no_traps(&self) {
+        let traps = self.traps();
+        assert!(
+            traps.is_empty(),
+            "Envoy's log shows a Wasm trap or panic (a crashed VM fails every request on its \
+             worker until it is replaced), even though the answers may all have been right:\n{}",
+            traps.join("\n")
+        );
+    }
+
+    /// This test traps on purpose: `Drop` does not fail it for the traps in the log.
+    pub fn allow_traps(&mut self) {
+        self.traps_allowed = true;
+    }
+
+    /// The requests the HTTP connection manager with this `stat_prefix` (the demo configs use the
+    /// listener's name) has received over `transport`:
+    /// `http.<prefix>.downstream_rq_http1_total` or `..._http2_total`.
+    pub fn requests_over(&self, stat_prefix: &str, transport: Transport) -> Result<u64, String> {
+        self.stat(&format!(
+            "http.{stat_prefix}.downstream_rq_{}_total",
+            transport.codec()
+        ))
+    }
+
+    /// [`Envoy::requests_over`] for every stat prefix and transport.
+    pub fn request_counts(&self, stat_prefixes: &[&str]) -> Result<RequestCounts, String> {
+        let mut counts = RequestCounts::new();
+        for prefix in stat_prefixes {
+            for transport in Transport::ALL {
+                counts.insert(
+                    (prefix.to_string(), transport),
+                    self.requests_over(prefix, transport)?,
+                );
+            }
+        }
+        Ok(counts)
+    }
+
+    /// POLL, 5 s: until Envoy's per-codec request counters have moved from `before` by exactly
+    /// `sent` (a (stat prefix, transport) missing from `sent`: by 0). Proves each request went
+    /// over the transport the test meant, and no other.
+    pub fn await_request_counts(&self, before: &RequestCounts, sent: &RequestCounts) {
+        let prefixes: Vec<&str> = before.keys().map(|(p, _)| p.as_str()).collect();
+        let expected: RequestCounts = before
+            .iter()
+            .map(|(key, n)| (key.clone(), n + sent.get(key).copied().unwrap_or(0)))
+            .collect();
+        if let Err(why) = poll(Duration::from_secs(5), || {
+            let now = self.request_counts(&prefixes)?;
+            if now == expected {
+                Ok(())
+            } else {
+                Err(format!(
+                    "per-codec request counters: expected {expected:?}, got {now:?}"
+                ))
+            }
+        }) {
+            panic!("the requests did not go over the transports they were sent on: {why}");
+        }
+    }
+
+    /// `cluster.<name>.upstream_rq_total` summed over `clusters`: requests Envoy sent upstream.
+    pub fn upstream_requests(&self, clusters: &[&str]) -> Result<u64, String> {
+        clusters
+            .iter()
+            .map(|c| self.stat(&format!("cluster.{c}.upstream_rq_total")))
+            .sum()
+    }
+}
+
+/// Request counters by (stat prefix, transport); see [`Envoy::request_counts`].
+pub type RequestCounts = BTreeMap<(String, Transport), u64>;
+
+/// At most this many lines of trap report (the in-VM backtraces are long).
+pub const TRAP_REPORT_LINES: usize = 60;
+
+/// What in a line of Envoy's own log (not an access-log line) shows a trap or a panic.
+const TRAP_MARKERS: [&str; 10] = [
+    "panicked at",
+    "jwt-relay panicked",
+    "Function: proxy_on_",
+    "Uncaught RuntimeError",
+    "in-VM backtrace",
+    "wasm trap",
+    "Plugin crashed",
+    "VM failed",
+    "Failed to reload WASM plugin",
+    "[critical]",
+];
+
+/// The lines of `log` that show a trap (see [`Envoy::traps`]), each with up to 3 lines after it.
+pub fn trap_lines(log: &str) -> Vec<String> {
+    let lines: Vec<&str> = log.lines().collect();
+    let is_trap = |line: &str| {
+        // Access-log lines ("[2026-01-01T00:00:00.000Z] edge \"GET /path\" ...") echo what
+        // clients sent; Envoy's own lines start "[2026-01-01 00:00:00.000][tid][level]".
+        let access_log = line
+            .strip_prefix('[')
+            .and_then(|rest| rest.split_once(']'))
+            .is_some_and(|(stamp, _)| stamp.ends_with('Z'));
+        !access_log
+            && (TRAP_MARKERS.iter().any(|m| line.contains(m))
+                || (line.contains("[wasm]") && line.contains("unreachable")))
+    };
+    let mut report = Vec::new();
+    let mut shown_until = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if !is_trap(line) {
+            continue;
+        }
+        for (j, context) in lines
+            .iter()
+            .enumerate()
+            .take(i + 4)
+            .skip(i.max(shown_until))
+        {
+            report.push(format!("{:>6}: {context}", j + 1));
+        }
+        shown_until = shown_until.max(i + 4);
+        if report.len() >= TRAP_REPORT_LINES {
+            report.truncate(TRAP_REPORT_LINES);
+            report.push("       (more left out)".to_string());
+            break;
+        }
+    }
+    report
 }
 
 impl Drop for Envoy {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "===== Envoy log ({}) =====\n{}\n===== end of Envoy log =====",
-                self.log_path.display(),
-                self.log()
-            );
-        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // The test already failed: show why, and never panic twice.
+            eprintln!("{}", self.framed_log());
+            return;
+        }
+        if self.traps_allowed {
+            return;
+        }
+        let traps = self.traps();
+        if !traps.is_empty() {
+            eprintln!("{}", self.framed_log());
+            panic!(
+                "Envoy's log shows a Wasm trap or panic (a crashed VM fails every request on its \
+                 worker until it is replaced); the test fails even if every answer was right:\n{}",
+                traps.join("\n")
+            );
+        }
     }
 }
 
@@ -595,4 +805,305 @@ pub fn run_cases<C>(
         }
         panic!("{report}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transports: HTTP/1.1 and HTTP/2
+// ---------------------------------------------------------------------------------------------
+
+/// How a request travels to Envoy. Envoy's listeners take both on one port (the
+/// http_connection_manager's `codec_type: AUTO` tells them apart by the HTTP/2 preface).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Transport {
+    Http1,
+    /// Cleartext HTTP/2 with prior knowledge (h2c, no upgrade).
+    Http2,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 2] = [Transport::Http1, Transport::Http2];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Http1 => "HTTP/1.1",
+            Transport::Http2 => "HTTP/2",
+        }
+    }
+
+    /// The codec's name in Envoy's per-codec counters (`downstream_rq_http2_total`).
+    pub fn codec(self) -> &'static str {
+        match self {
+            Transport::Http1 => "http1",
+            Transport::Http2 => "http2",
+        }
+    }
+}
+
+/// An HTTP client for one transport; 4xx/5xx are answers, not errors. Connections are reused.
+pub struct Client {
+    transport: Transport,
+    inner: ClientInner,
+}
+
+enum ClientInner {
+    Http1(ureq::Agent),
+    Http2(reqwest::blocking::Client),
+}
+
+impl Client {
+    pub fn new(transport: Transport) -> Client {
+        let inner = match transport {
+            Transport::Http1 => ClientInner::Http1(agent()),
+            Transport::Http2 => ClientInner::Http2(
+                reqwest::blocking::Client::builder()
+                    .http2_prior_knowledge()
+                    .timeout(Duration::from_secs(10))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .expect("build the HTTP/2 client"),
+            ),
+        };
+        Client { transport, inner }
+    }
+
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Sends `GET url` with the headers in order (a name given twice is sent twice).
+    pub fn get(&self, url: &str, headers: &[(String, String)]) -> Result<Reply, String> {
+        let client = match &self.inner {
+            ClientInner::Http1(agent) => return get(agent, url, headers),
+            ClientInner::Http2(client) => client,
+        };
+        let mut request = client.get(url);
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response = request
+            .send()
+            .map_err(|e| format!("HTTP/2 request failed: {}", error_chain(&e)))?;
+        if response.version() != reqwest::Version::HTTP_2 {
+            return Err(format!(
+                "answered over {:?}, not HTTP/2",
+                response.version()
+            ));
+        }
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .text()
+            .map_err(|e| format!("reading the body: {}", error_chain(&e)))?;
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// An error and its causes, `a: b: c`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        write!(text, ": {cause}").unwrap();
+        source = cause.source();
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw requests: bytes no HTTP library sends
+// ---------------------------------------------------------------------------------------------
+
+/// `GET path` with `headers`, as bytes: nothing is checked, normalised or encoded.
+#[derive(Clone, Debug)]
+pub struct RawRequest {
+    pub path: Vec<u8>,
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl RawRequest {
+    pub fn new(path: impl Into<Vec<u8>>) -> RawRequest {
+        RawRequest {
+            path: path.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header (a name given twice is sent twice).
+    pub fn header(mut self, name: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> RawRequest {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// Sends `request` over HTTP/1.1 on a fresh connection to 127.0.0.1:`port` (`connection: close`)
+/// and reads the answer; `Err` if the connection ends without one.
+pub fn raw_http1(port: u16, request: &RawRequest) -> Result<Reply, String> {
+    let mut bytes = b"GET ".to_vec();
+    bytes.extend_from_slice(&request.path);
+    bytes.extend_from_slice(format!(" HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n").as_bytes());
+    for (name, value) in &request.headers {
+        bytes.extend_from_slice(name);
+        bytes.extend_from_slice(b": ");
+        bytes.extend_from_slice(value);
+        bytes.extend_from_slice(b"\r\n");
+    }
+    bytes.extend_from_slice(b"connection: close\r\n\r\n");
+    let mut stream =
+        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(&bytes).map_err(|e| format!("send: {e}"))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .map_err(|e| format!("read: {e}"))?;
+    parse_http1_answer(&answer)
+}
+
+fn parse_http1_answer(answer: &[u8]) -> Result<Reply, String> {
+    let text = String::from_utf8_lossy(answer);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no complete answer: {text:?}"))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = values_named(&headers, "transfer-encoding")
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_string()
+    };
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut chunked: &str) -> Result<String, String> {
+    let mut body = String::new();
+    loop {
+        let (size, rest) = chunked.split_once("\r\n").ok_or("truncated chunked body")?;
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|e| format!("bad chunk size {size:?}: {e}"))?;
+        if size == 0 {
+            return Ok(body);
+        }
+        let chunk = rest.get(..size).ok_or("truncated chunk")?;
+        body.push_str(chunk);
+        chunked = rest.get(size + 2..).ok_or("truncated chunk end")?;
+    }
+}
+
+/// The Python that runs `tests/h2_request.py`: `$JWT_RELAY_PYTHON`, else the project's `.venv`
+/// (where `make test` installs the `h2` package).
+pub fn python_bin() -> PathBuf {
+    let python = std::env::var_os("JWT_RELAY_PYTHON")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    assert!(
+        python.is_file(),
+        "no Python for the raw HTTP/2 client: {} is missing; run `make test` (it makes .venv and \
+         installs the h2 package), or set JWT_RELAY_PYTHON to a Python that has it",
+        python.display()
+    );
+    python
+}
+
+/// Bytes as a string of the same length, one char per byte (Latin-1), the form
+/// `tests/h2_request.py` reads and writes.
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Sends each request over HTTP/2 (cleartext, prior knowledge) on a connection of its own to
+/// 127.0.0.1:`port`, byte for byte, with `tests/h2_request.py`. Per request: the answer, or
+/// `Err` with what happened instead (the stream reset, the connection closed).
+pub fn raw_http2(port: u16, requests: &[RawRequest]) -> Vec<Result<Reply, String>> {
+    let spec = serde_json::json!({
+        "port": port,
+        "requests": requests.iter().map(|r| serde_json::json!({
+            "path": latin1(&r.path),
+            "headers": r.headers.iter().map(|(n, v)| [latin1(n), latin1(v)]).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    let script = repo_root().join("tests/h2_request.py");
+    let mut child = Command::new(python_bin())
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{} failed ({}); `make test` installs the h2 package into .venv:\n{stderr}",
+        script.display(),
+        out.status
+    );
+    let results: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{} printed no JSON ({e}); stderr:\n{stderr}",
+            script.display()
+        )
+    });
+    assert_eq!(results.len(), requests.len(), "one result per request");
+    results
+        .iter()
+        .map(|result| {
+            let Some(status) = result["status"].as_u64() else {
+                return Err(format!("no answer over HTTP/2: {result}"));
+            };
+            let headers = result["headers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|pair| {
+                    (
+                        pair[0].as_str().unwrap_or_default().to_string(),
+                        pair[1].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            Ok(Reply {
+                status: u16::try_from(status).unwrap(),
+                headers,
+                body: result["body"].as_str().unwrap_or_default().to_string(),
+            })
+        })
+        .collect()
 }
