@@ -696,7 +696,7 @@ fn deploy_manifests_parse_and_their_plugin_configs_pass_the_filters_check() {
                 "WasmPlugin" => {
                     plugins += 1;
                     assert_eq!(spec["phase"], "AUTHN", "{shown}");
-                    assert_eq!(spec["failStrategy"], "FAIL_CLOSE", "{shown}");
+                    assert_eq!(spec["failStrategy"], "FAIL_RELOAD", "{shown}");
                     assert_eq!(spec["pluginName"], check::ROOT_ID, "{shown}");
                     assert_oci_image(&shown, spec["url"].as_str().unwrap(), "oci://");
                 }
