@@ -102,14 +102,16 @@ bench: ## Benchmark against native jwt_authn with wrk (bench/run.sh); writes BEN
 
 # libFuzzer targets in fuzz/ (its own workspace), each for FUZZ_SECONDS; any finding fails the
 # run (its input is kept in fuzz/artifacts/<target>/). cargo-fuzz needs nightly flags:
-# RUSTC_BOOTSTRAP=1 allows them on the stable toolchain. Corpora are made by the runs
-# themselves in fuzz/corpus/ (git-ignored); the harness's self-test and past findings run first.
+# RUSTC_BOOTSTRAP=1 allows them on the stable toolchain. The harness's self-tests and past
+# findings run first; then the seeds (made from the fixture keys by fuzz/examples/seeds.rs,
+# never committed) are written into fuzz/corpus/ (git-ignored), where the runs keep growing it.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := decision token jwks revocation config
+FUZZ_TARGETS := decision token jwks revocation config rsa_verify es256_verify
 FUZZ_FLAGS   := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 fuzz: ## Every fuzz target for FUZZ_SECONDS each (cargo-fuzz; fails on any finding)
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-	cd fuzz && cargo test --release --locked --test oracle
+	cd fuzz && cargo test --release --locked
+	cd fuzz && cargo run --release --locked --example seeds -- corpus
 	@set -e; cd fuzz; for target in $(FUZZ_TARGETS); do \
 	  mkdir -p corpus/$$target; log=corpus/$$target.log; \
 	  echo "fuzz $$target for $(FUZZ_SECONDS) s"; \

@@ -65,9 +65,12 @@ pub fn family_algs(family: Family) -> &'static [&'static str] {
     }
 }
 
+/// (key, algorithm, signing input) → signature.
+type SignatureMemo = HashMap<(KeyId, String, Vec<u8>), Vec<u8>>;
+
 thread_local! {
     /// RSA signing costs milliseconds under instrumentation: each signing input is signed once.
-    static RSA_MEMO: RefCell<HashMap<(KeyId, String, Vec<u8>), Vec<u8>>> = RefCell::new(HashMap::new());
+    static RSA_MEMO: RefCell<SignatureMemo> = RefCell::new(HashMap::new());
 }
 
 fn rsa_sign(id: KeyId, alg: &str, input: &[u8]) -> Vec<u8> {
