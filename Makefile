@@ -64,12 +64,13 @@ test: build envoy $(H2_STAMP) ## Unit and end-to-end tests (real Envoy, real HTT
 	ENVOY_BIN='$(ENVOY_BIN)' JWT_RELAY_WASM='$(abspath $(WASM))' JWT_RELAY_TEST_TRAP_WASM='$(abspath $(TRAP_WASM))' \
 	  cargo test --workspace --locked --no-fail-fast
 
-lint: wasm-target ## rustfmt --check and clippy -D warnings (native and wasm)
+lint: wasm-target ## rustfmt --check and clippy -D warnings (native, wasm, fuzz/)
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p jwt-relay --target $(WASM_TARGET) -- -D warnings
+	cd fuzz && cargo fmt -- --check && cargo clippy --locked --all-targets -- -D warnings
 
 # `--mode validate` opens the .wasm named in the config, so it needs the build.
 validate: build envoy ## envoy --mode validate on every Envoy config in envoy/

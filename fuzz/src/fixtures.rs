@@ -92,9 +92,32 @@ pub struct Keys {
     pub hs_untrusted: Vec<u8>,
 }
 
+/// The RSA key made from `seed`. Generating one takes seconds natively and minutes inside an
+/// instrumented fuzz binary (past libFuzzer's per-input timeout), so the first generation is kept
+/// in `target/fixture-keys/` (git-ignored, made by code like everything here): `make fuzz` runs
+/// the native self-tests first, and the fuzz binaries then only read the DER.
 pub fn rsa_key(seed: u64, bits: usize) -> RsaPrivateKey {
+    use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixture-keys");
+    let path = dir.join(format!("rsa-{seed:x}-{bits}.der"));
+    if let Ok(key) = std::fs::read(&path)
+        .map_err(|_| ())
+        .and_then(|der| RsaPrivateKey::from_pkcs1_der(&der).map_err(|_| ()))
+    {
+        if key.n().bits() == bits {
+            return key;
+        }
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    RsaPrivateKey::new(&mut rng, bits).expect("RSA key generation")
+    let key = RsaPrivateKey::new(&mut rng, bits).expect("RSA key generation");
+    // Best effort: written whole then renamed, so a parallel reader never sees half a key.
+    if let Ok(der) = key.to_pkcs1_der() {
+        let partial = dir.join(format!("rsa-{seed:x}-{bits}.{}.tmp", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&partial, der.as_bytes()))
+            .and_then(|()| std::fs::rename(&partial, &path));
+    }
+    key
 }
 
 fn ec_key(byte: u8) -> p256::ecdsa::SigningKey {
