@@ -377,7 +377,7 @@ def decision_table(run_root, med):
         return ""
     native = read_env(path)
     rows = [
-        "The decision alone: `policy::evaluate` natively on Envoy's core (bench/decision), against "
+        "The decision alone: `request::evaluate` natively on Envoy's core (bench/decision), against "
         "what a request costs inside Envoy over `wasm-noop` (1 / req/s, workload (a)'s `wasm-noop` "
         "row as the base).",
         "",

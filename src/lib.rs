@@ -2,7 +2,7 @@
 //! lifetime checks on internal hops, and forwards only a narrowed per-service token inward.
 //!
 //! Everything but `host` is plain Rust with no proxy-wasm calls: the host adapter gathers a
-//! request's facts, `policy::evaluate` returns a decision as data, and the adapter applies it.
+//! request's facts, `request::evaluate` returns a decision as data, and the adapter applies it.
 // No input may panic: a panic aborts the Wasm VM and fails every request on its worker. Outside
 // tests the compiler refuses the constructs that panic on data (indexing and slicing, overflowing
 // arithmetic, truncating casts) as well as the explicit ones; see ARCHITECTURE.md.
@@ -24,23 +24,10 @@
     )
 )]
 
-pub mod alg;
-pub mod cache;
-pub mod claims;
 pub mod config;
-pub mod es256_verify;
-pub mod extract;
-pub mod fetched;
-pub mod keys;
-pub mod lifetime;
-pub mod narrow;
-pub mod policy;
-pub mod response;
-pub mod revocation;
-pub mod role;
-pub mod rsa_verify;
-pub mod schedule;
-pub mod verify;
+pub mod documents;
+pub mod request;
+pub mod token;
 
 #[cfg(target_arch = "wasm32")]
 mod host;

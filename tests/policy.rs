@@ -1,10 +1,12 @@
-//! The whole decision, natively: `policy::evaluate` on real signed tokens with a fixed clock.
+//! The whole decision, natively: `request::evaluate` on real signed tokens with a fixed clock.
 //! Each case is named; every failing case is reported, not just the first.
 
-use jwt_relay::cache::TokenCache;
 use jwt_relay::config::FilterConfig;
-use jwt_relay::fetched::Fetched;
-use jwt_relay::policy::{evaluate, filter_state, Decision, HeaderPlan, Request, Verdict};
+use jwt_relay::documents::fetched::Fetched;
+use jwt_relay::request::cache::TokenCache;
+use jwt_relay::request::decision::{
+    evaluate, filter_state, Decision, HeaderPlan, Request, Verdict,
+};
 use jwt_relay_cli::keys::{jwks, KeyKind, SigningKey};
 use jwt_relay_cli::token::{sign, sign_default};
 use serde_json::{json, Map, Value};
@@ -1140,7 +1142,8 @@ fn fetched_keys(cfg: &FilterConfig, keys: &[&SigningKey]) -> Fetched {
 /// Installs a JWKS as the host does, versioned by its content.
 fn install_keys(fetched: &mut Fetched, keys: &[&SigningKey]) {
     let body = jwks(keys).to_string();
-    let parsed = jwt_relay::fetched::parse_remote_jwks(body.as_bytes(), 1 << 20).unwrap();
+    let parsed =
+        jwt_relay::documents::fetched::parse_remote_jwks(body.as_bytes(), 1 << 20).unwrap();
     let version = body
         .bytes()
         .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
@@ -1258,7 +1261,9 @@ fn remote_keys_fail_closed_until_fetched_and_signal_kid_misses() {
 }
 
 fn revocations(fetched: &mut Fetched, body: Value) {
-    let list = jwt_relay::fetched::parse_revocations(body.to_string().as_bytes(), 1 << 20).unwrap();
+    let list =
+        jwt_relay::documents::fetched::parse_revocations(body.to_string().as_bytes(), 1 << 20)
+            .unwrap();
     fetched.set_revocations(list);
 }
 

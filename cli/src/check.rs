@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{bail, Context, Result};
 use jwt_relay::config::FilterConfig;
-use jwt_relay::role::Role;
+use jwt_relay::token::role::Role;
 use serde::Deserialize as _;
 use serde_json::Value;
 

@@ -3,9 +3,9 @@
 //! The header and claims are shown with human times; the embedded (narrowed) tokens are listed by
 //! audience and inspected in turn. The checks are the filter's own code run natively with its
 //! default settings: header rules, the algorithm allowlist, the lifetime rules per listener role
-//! (`jwt_relay::lifetime`), the claim types, and what a revocation feed could match. Signatures
+//! (`jwt_relay::token::lifetime`), the claim types, and what a revocation feed could match. Signatures
 //! are verified only when a JWKS is given, with the filter's key selection and verification
-//! (`jwt_relay::keys`).
+//! (`jwt_relay::token::keys`).
 
 use std::fmt::Write as _;
 
@@ -13,16 +13,16 @@ use anyhow::{bail, Context, Result};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use chrono::DateTime;
 use jwt_compact::{Claims, UntrustedToken};
-use jwt_relay::alg::Alg;
-use jwt_relay::claims::{self as filter_claims, ClaimSet};
 use jwt_relay::config::{
     self as filter_config, DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_EMBEDDED_TOKENS_CLAIM,
     DEFAULT_MAX_TOKEN_BYTES, DEFAULT_SESSION_CLAIM,
 };
-use jwt_relay::keys::{self as filter_keys, KeyError, KeySet, SignatureError};
-use jwt_relay::lifetime::{self, LifetimePolicy};
-use jwt_relay::role::Role;
-use jwt_relay::verify::fingerprint;
+use jwt_relay::request::verify::fingerprint;
+use jwt_relay::token::alg::Alg;
+use jwt_relay::token::claims::{self as filter_claims, ClaimSet};
+use jwt_relay::token::keys::{self as filter_keys, KeyError, KeySet, SignatureError};
+use jwt_relay::token::lifetime::{self, LifetimePolicy};
+use jwt_relay::token::role::Role;
 use serde_json::{Map, Value};
 
 use crate::keys::SigningKey;
@@ -372,7 +372,7 @@ fn check_audience(claims: &ClaimSet, embedded_for: Option<&str>, notes: &mut Che
     }
 }
 
-/// Runs `jwt_relay::lifetime::check` for both roles; returns the token's `exp`.
+/// Runs `jwt_relay::token::lifetime::check` for both roles; returns the token's `exp`.
 fn check_lifetime(
     payload: &[u8],
     now: i64,

@@ -5,8 +5,8 @@
 //! warm cache decides exactly as a cold one.
 #![no_main]
 
-use jwt_relay::cache::TokenCache;
-use jwt_relay::policy::{evaluate, Request, Verdict};
+use jwt_relay::request::cache::TokenCache;
+use jwt_relay::request::decision::{evaluate, Request, Verdict};
 use jwt_relay_fuzz::model::setups;
 use jwt_relay_fuzz::oracle::{check_allowed, check_denied, model_role_internal, Case};
 use jwt_relay_fuzz::recipe::RequestRecipe;

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = jwt_relay::fetched::parse_revocations(data, 1 << 16);
+    let _ = jwt_relay::documents::fetched::parse_revocations(data, 1 << 16);
 });

@@ -2,8 +2,8 @@
 //! verifier does not accept.
 #![no_main]
 
-use jwt_relay::cache::TokenCache;
-use jwt_relay::policy::{evaluate, Request, Verdict};
+use jwt_relay::request::cache::TokenCache;
+use jwt_relay::request::decision::{evaluate, Request, Verdict};
 use jwt_relay_fuzz::model::setups;
 use jwt_relay_fuzz::oracle::{check_allowed, Case};
 use libfuzzer_sys::fuzz_target;

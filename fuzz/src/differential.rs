@@ -19,8 +19,8 @@
 use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
-use jwt_relay::es256_verify::Es256VerifyingKey;
-use jwt_relay::rsa_verify::{RsaVerifier, RsaVerifyingKey};
+use jwt_relay::token::es256_verify::Es256VerifyingKey;
+use jwt_relay::token::rsa_verify::{RsaVerifier, RsaVerifyingKey};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;

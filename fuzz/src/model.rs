@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use jwt_relay::config::FilterConfig;
-use jwt_relay::fetched::{self, Fetched};
+use jwt_relay::documents::fetched::{self, Fetched};
 use serde_json::{json, Value};
 
 use crate::fixtures::{keys, KeyId};

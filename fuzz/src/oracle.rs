@@ -3,7 +3,7 @@
 //! header plan applied), and checks every token with the reference crates (`jose.rs`). It uses
 //! none of the filter's parsing, verification or lifetime code.
 
-use jwt_relay::policy::HeaderPlan;
+use jwt_relay::request::decision::HeaderPlan;
 use percent_encoding::percent_decode;
 use serde_json::Value;
 

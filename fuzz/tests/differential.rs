@@ -2,8 +2,8 @@
 //! refuse edits, and the one allowed divergence (rsa 0.9.10's PSS excess byte) happens exactly
 //! as documented and no wider, so a fuzz run without findings means the verifiers agree.
 
-use jwt_relay::es256_verify::Es256VerifyingKey;
-use jwt_relay::rsa_verify::{RsaVerifier, RsaVerifyingKey};
+use jwt_relay::token::es256_verify::Es256VerifyingKey;
+use jwt_relay::token::rsa_verify::{RsaVerifier, RsaVerifyingKey};
 use jwt_relay_fuzz::differential::{
     check_es256, check_rsa, public_em, raise_to_d, rsa_keys, rsa_reference, rsa_sign, Es256Case,
     Es256SignatureInput, RsaCase, RsaKeyInput, RsaSignatureInput, RSA_ALGS, RSA_BITS,

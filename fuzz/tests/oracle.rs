@@ -2,8 +2,8 @@
 //! oracle refuses what must not pass (so a fuzz run without findings means something). Past
 //! findings replay here as regressions.
 
-use jwt_relay::cache::TokenCache;
-use jwt_relay::policy::{evaluate, Decision, Verdict};
+use jwt_relay::request::cache::TokenCache;
+use jwt_relay::request::decision::{evaluate, Decision, Verdict};
 use jwt_relay_fuzz::model::{setups, Setup, CHRONO_MIN, NOW};
 use jwt_relay_fuzz::oracle::{check_allowed, Case, Headers};
 use jwt_relay_fuzz::recipe::{Mutation, OuterRecipe, Signer, TokenRecipe};
@@ -27,7 +27,7 @@ fn decide<'s>(setup: &'s Setup, headers: &Headers, cluster: &str) -> Decision<'s
         &setup.config,
         &setup.fetched,
         &mut TokenCache::new(setup.config.cache),
-        &jwt_relay::policy::Request {
+        &jwt_relay::request::decision::Request {
             headers,
             listener_role: &|| None,
             cluster: &move || Some(cluster.clone()),
@@ -84,7 +84,7 @@ fn the_oracle_refuses_what_must_not_pass() {
     )
     .build(&setup.model);
     let headers = bearer(b"/orders", &forged);
-    let allow_all = jwt_relay::policy::HeaderPlan::default();
+    let allow_all = jwt_relay::request::decision::HeaderPlan::default();
     assert!(check_allowed(&case(setup, &headers, "web_cluster"), &allow_all).is_err());
     let valid = token(0, vec![], Signer::Natural).build(&setup.model);
     let two = bearer(format!("/orders?access_token={valid}").as_bytes(), &valid);

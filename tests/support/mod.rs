@@ -121,7 +121,7 @@ pub fn test_trap_wasm_path() -> PathBuf {
     path
 }
 
-/// The request header that makes the `test-trap` build panic (see `src/host.rs`).
+/// The request header that makes the `test-trap` build panic (see `src/host/`).
 pub const TRAP_HEADER: &str = "x-jwt-relay-test-trap";
 
 /// `$var` (made absolute against the repository), else the filter's release build in the target

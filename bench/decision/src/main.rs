@@ -12,10 +12,10 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use std::{env, fs, process};
 
-use jwt_relay::cache::TokenCache;
+use jwt_relay::request::cache::TokenCache;
 use jwt_relay::config::FilterConfig;
-use jwt_relay::fetched::Fetched;
-use jwt_relay::policy::{evaluate, filter_state, Request};
+use jwt_relay::documents::fetched::Fetched;
+use jwt_relay::request::decision::{evaluate, filter_state, Request};
 
 const ROUNDS: usize = 5;
 const PER_ROUND: u32 = 100_000;

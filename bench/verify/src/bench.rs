@@ -11,11 +11,11 @@ use jwt_compact::{Algorithm, AlgorithmExt, AlgorithmSignature, UntrustedToken};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-#[path = "../../../src/rsa_verify.rs"]
+#[path = "../../../src/token/rsa_verify.rs"]
 #[allow(dead_code)]
 mod rsa_verify;
 
-#[path = "../../../src/es256_verify.rs"]
+#[path = "../../../src/token/es256_verify.rs"]
 #[allow(dead_code)]
 mod es256_verify;
 

@@ -17,38 +17,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use jwt_compact::Claims;
-
-use crate::claims::{self, ClaimSet};
-use crate::config::{FilterConfig, OnUnavailable};
-use crate::fetched::Fetched;
-use crate::verify::TokenError;
-
-/// The revocation step for one verified token, on every listener role.
-pub fn check(
-    config: &FilterConfig,
-    fetched: &Fetched,
-    claims: &Claims<ClaimSet>,
-    now: i64,
-) -> Result<(), TokenError> {
-    let Some(revocation) = &config.revocation else {
-        return Ok(());
-    };
-    match fetched.revocations() {
-        Some(list) => {
-            let issued_at = claims.issued_at.map(|t| t.timestamp());
-            if list.is_revoked(&revocation.claim, &claims.custom, issued_at, now) {
-                Err(TokenError::Revoked)
-            } else {
-                Ok(())
-            }
-        }
-        None => match revocation.on_unavailable {
-            OnUnavailable::Deny => Err(TokenError::RevocationUnavailable),
-            OnUnavailable::Allow => Ok(()),
-        },
-    }
-}
+use crate::token::claims::{self, ClaimSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {

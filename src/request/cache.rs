@@ -14,17 +14,12 @@ use std::rc::Rc;
 
 use jwt_compact::Claims;
 
-use crate::alg::Alg;
-use crate::claims::ClaimSet;
+use crate::config::CacheLimits;
+use crate::token::alg::Alg;
+use crate::token::claims::ClaimSet;
 
 /// Bytes accounted per entry beyond the token itself (map slot, claims structure).
 const ENTRY_OVERHEAD: usize = 256;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheLimits {
-    pub max_entries: usize,
-    pub max_bytes: usize,
-}
 
 /// A verified token, as the cache keeps it.
 #[derive(Debug, Clone)]

@@ -10,10 +10,9 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::alg::{Alg, KeyFamily};
-use crate::cache::CacheLimits;
-use crate::keys::KeySet;
-use crate::role::Role;
+use crate::token::alg::{Alg, KeyFamily};
+use crate::token::keys::KeySet;
+use crate::token::role::Role;
 
 pub const DEFAULT_REALM: &str = "jwt-relay";
 pub const DEFAULT_EMBEDDED_TOKENS_CLAIM: &str = "embedded_tokens";
@@ -330,6 +329,13 @@ pub struct FilterStateExport {
 pub struct ClaimHeader {
     pub claim: String,
     pub header: String,
+}
+
+/// Bounds of the verified-token cache (`cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLimits {
+    pub max_entries: usize,
+    pub max_bytes: usize,
 }
 
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! The proxy-wasm adapter: the only module that talks to Envoy.
 //!
 //! Per request it reads what the decision needs (headers, the listener's role metadata, the
-//! route's cluster, the clock), calls `policy::evaluate`, and applies the answer. On each tick
+//! route's cluster, the clock), calls `decision::evaluate`, and applies the answer. On each tick
 //! it keeps the remote documents (JWKS, revocation feed) current: one VM per Envoy wins a CAS
 //! lease in shared data and fetches; the body is published in shared data; every VM installs a
 //! new version once. Host calls go through `proxy_wasm::hostcalls` directly: the `Context`
@@ -19,13 +19,13 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
 use sha2::{Digest, Sha256};
 
-use crate::cache::TokenCache;
 use crate::config::{FeedSource, FilterConfig, HeaderReads};
-use crate::fetched::{self, Fetched};
-use crate::policy::{self, Decision, Request, Verdict};
-use crate::response::{self, Challenge};
-use crate::role::Role;
-use crate::schedule::FeedState;
+use crate::documents::fetched::{self, Fetched};
+use crate::documents::schedule::FeedState;
+use crate::request::cache::TokenCache;
+use crate::request::decision::{self, Decision, Request, Verdict};
+use crate::request::reply::{self, Challenge};
+use crate::token::role::Role;
 
 const ROLE_PROPERTY: [&str; 5] = [
     "xds",
@@ -587,7 +587,7 @@ impl HttpContext for Filter {
         let read_role = || property(&ROLE_PROPERTY);
         let read_cluster =
             || property(&CLUSTER_PROPERTY).and_then(|raw| String::from_utf8(raw).ok());
-        let mut decision = policy::evaluate(
+        let mut decision = decision::evaluate(
             &shared.config,
             &shared.fetched.borrow(),
             &mut shared.cache.borrow_mut(),
@@ -648,7 +648,7 @@ fn property(path: &[&str]) -> Option<Vec<u8>> {
 /// them as `wasm.<key>` for access logs (`%FILTER_STATE(wasm.jwt_relay.outcome:PLAIN)%`) and
 /// later filters. Best effort: a host that refuses loses a log field, never the decision.
 fn export_filter_state(config: &FilterConfig, decision: &Decision<'_>) {
-    for (key, value) in policy::filter_state(config, decision) {
+    for (key, value) in decision::filter_state(config, decision) {
         if let Err(status) = hostcalls::set_property(vec![key], Some(value.as_bytes())) {
             debug!("jwt-relay: filter state {key} not set: {status:?}");
         }
@@ -718,7 +718,7 @@ fn apply(decision: Decision<'_>) -> Action {
 /// Something the filter needs from the host is missing: refuse the request, never pass it.
 fn fail_closed(why: &str) -> Action {
     error!("jwt-relay refusing request: {why}");
-    let denial = response::deny("jwt-relay", Challenge::InvalidRequest, "");
+    let denial = reply::deny("jwt-relay", Challenge::InvalidRequest, "");
     let headers = vec![("content-type", "application/json")];
     let _ = hostcalls::send_http_response(500, headers, Some(denial.body.as_bytes()));
     Action::Pause

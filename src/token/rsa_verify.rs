@@ -597,7 +597,7 @@ mod tests {
 
     /// Private JWKs to sign with: the 2048-bit demo key and the two keys above.
     fn signing_keys() -> Vec<(usize, RsaPrivateKey, Vec<u8>)> {
-        let demo = include_str!("../envoy/demo-keys/rsa.jwk.json");
+        let demo = include_str!("../../envoy/demo-keys/rsa.jwk.json");
         [(2048, demo), (2049, KEY_2049_BITS), (3073, KEY_3073_BITS)]
             .into_iter()
             .map(|(bits, json)| {

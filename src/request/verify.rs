@@ -4,7 +4,6 @@
 //! Lifetime (`exp`, `nbf`, `iat`) is not checked here: it depends on the listener role and
 //! lives in `lifetime`.
 
-use core::fmt;
 use std::rc::Rc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,131 +13,17 @@ use serde_json::Value;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::alg::Alg;
-use crate::cache::{CachedToken, TokenCache};
-use crate::claims::{self, ClaimSet};
 use crate::config::{normalize_type, FilterConfig, Location, Provider};
-use crate::fetched::Fetched;
-use crate::keys::{self, KeyError, KeySet, SignatureError};
-use crate::lifetime::{self, LifetimePolicy};
-use crate::revocation;
-use crate::role::{LazyRole, Role};
-
-/// Why a token was refused. Descriptions are fixed text: nothing from the token is echoed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenError {
-    TooLarge,
-    Malformed,
-    Encrypted,
-    CriticalHeader,
-    UnsupportedAlgorithm,
-    UnknownIssuer,
-    LocationNotAllowed,
-    AlgorithmNotAllowed,
-    /// No key has this `kid`. `refetch` names the provider whose remote JWKS may hold it.
-    UnknownKid {
-        refetch: Option<usize>,
-    },
-    /// The provider's keys come from a remote JWKS that has not been fetched yet.
-    KeysUnavailable,
-    NoKeyForAlgorithm,
-    KidRequired,
-    BadSignature,
-    WrongAudience,
-    MissingClaim(String),
-    /// The `typ` header names a kind of token this provider does not accept.
-    WrongType,
-    Expired,
-    NotYetValid,
-    IssuedInFuture,
-    LifetimeTooLong,
-    Revoked,
-    RevocationUnavailable,
-    EmbeddedMalformed,
-    EmbeddedOutlivesParent,
-    /// An embedded (narrowed) token failed; the inner reason is kept for logs.
-    Embedded(Box<TokenError>),
-}
-
-impl TokenError {
-    /// A stable snake_case name for logs and stats.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            TokenError::TooLarge => "too_large",
-            TokenError::Malformed => "malformed",
-            TokenError::Encrypted => "encrypted",
-            TokenError::CriticalHeader => "critical_header",
-            TokenError::UnsupportedAlgorithm => "unsupported_algorithm",
-            TokenError::UnknownIssuer => "wrong_issuer",
-            TokenError::LocationNotAllowed => "location_not_allowed",
-            TokenError::AlgorithmNotAllowed => "algorithm_not_allowed",
-            TokenError::UnknownKid { .. } => "unknown_kid",
-            TokenError::KeysUnavailable => "keys_unavailable",
-            TokenError::NoKeyForAlgorithm => "no_key_for_algorithm",
-            TokenError::KidRequired => "kid_required",
-            TokenError::BadSignature => "bad_signature",
-            TokenError::WrongAudience => "wrong_audience",
-            TokenError::MissingClaim(_) => "missing_claim",
-            TokenError::WrongType => "wrong_type",
-            TokenError::Expired => "expired",
-            TokenError::NotYetValid => "not_yet_valid",
-            TokenError::IssuedInFuture => "issued_in_future",
-            TokenError::LifetimeTooLong => "lifetime_too_long",
-            TokenError::Revoked => "revoked",
-            TokenError::RevocationUnavailable => "revocation_unavailable",
-            TokenError::EmbeddedMalformed => "embedded_malformed",
-            TokenError::EmbeddedOutlivesParent => "embedded_outlives_parent",
-            TokenError::Embedded(_) => "embedded_invalid",
-        }
-    }
-}
-
-impl fmt::Display for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TokenError::TooLarge => f.write_str("token too large"),
-            TokenError::Malformed => f.write_str("malformed token"),
-            TokenError::Encrypted => f.write_str("encrypted tokens (JWE) are not accepted"),
-            TokenError::CriticalHeader => f.write_str("unsupported critical header parameter"),
-            TokenError::UnsupportedAlgorithm | TokenError::AlgorithmNotAllowed => {
-                f.write_str("algorithm not allowed")
-            }
-            TokenError::UnknownIssuer => f.write_str("issuer not trusted"),
-            TokenError::LocationNotAllowed => f.write_str("token not accepted in this location"),
-            TokenError::UnknownKid { .. } => f.write_str("unknown key id"),
-            TokenError::KeysUnavailable => f.write_str("signing keys unavailable"),
-            TokenError::NoKeyForAlgorithm => f.write_str("no key for this algorithm"),
-            TokenError::KidRequired => f.write_str("key id required"),
-            TokenError::BadSignature => f.write_str("signature verification failed"),
-            TokenError::WrongAudience => f.write_str("audience not allowed"),
-            TokenError::MissingClaim(name) => write!(f, "missing required claim {name}"),
-            TokenError::WrongType => f.write_str("token type not accepted"),
-            TokenError::Expired => f.write_str("token expired"),
-            TokenError::NotYetValid => f.write_str("token not yet valid"),
-            TokenError::IssuedInFuture => f.write_str("token issued in the future"),
-            TokenError::LifetimeTooLong => f.write_str("token lifetime too long"),
-            TokenError::Revoked => f.write_str("token revoked"),
-            TokenError::RevocationUnavailable => f.write_str("revocation status unavailable"),
-            TokenError::EmbeddedMalformed => f.write_str("malformed embedded tokens claim"),
-            TokenError::EmbeddedOutlivesParent => {
-                f.write_str("embedded token outlives the token that carries it")
-            }
-            TokenError::Embedded(inner) => write!(f, "embedded token invalid: {inner}"),
-        }
-    }
-}
-
-impl TokenError {
-    /// The provider whose remote JWKS should be refetched, if this failure calls for it
-    /// (an unknown `kid`, also inside an embedded token).
-    pub fn refetch(&self) -> Option<usize> {
-        match self {
-            TokenError::UnknownKid { refetch } => *refetch,
-            TokenError::Embedded(inner) => inner.refetch(),
-            _ => None,
-        }
-    }
-}
+use crate::documents::Fetched;
+use crate::request::cache::{CachedToken, TokenCache};
+use crate::request::revoked;
+use crate::request::role::LazyRole;
+use crate::token::alg::Alg;
+use crate::token::claims::{self, ClaimSet};
+use crate::token::keys::{self, KeyError, KeySet, SignatureError};
+use crate::token::lifetime::{self, LifetimePolicy};
+use crate::token::role::Role;
+use crate::token::TokenError;
 
 /// Which audiences the token's `aud` must overlap.
 #[derive(Debug, Clone, Copy)]
@@ -258,7 +143,13 @@ pub fn admit(
 ) -> Result<(), TokenError> {
     let config = inputs.config;
     let check = |role: Role| {
-        let policy = LifetimePolicy::new(token.provider, role, config.internal_max_expired_seconds);
+        let policy = LifetimePolicy {
+            role,
+            clock_skew_seconds: token.provider.clock_skew_seconds,
+            require_expiration: token.provider.require_expiration,
+            max_lifetime_seconds: token.provider.max_lifetime_seconds,
+            internal_max_expired_seconds: config.internal_max_expired_seconds,
+        };
         lifetime::check(&token.claims, &policy, inputs.now)
     };
     match role.known() {
@@ -272,7 +163,7 @@ pub fn admit(
             }
         }
     }
-    revocation::check(config, inputs.fetched, &token.claims, inputs.now)
+    revoked::check(config, inputs.fetched, &token.claims, inputs.now)
 }
 
 /// The full check: structure, header, issuer, algorithm, key, signature, claim types and

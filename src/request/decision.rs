@@ -2,15 +2,17 @@
 
 use jwt_compact::Claims;
 
-use crate::cache::TokenCache;
-use crate::claims::{filter_state_value, scalar_header_value, ClaimSet};
 use crate::config::{FilterConfig, HeaderReads, Location, OnMissingEmbedded};
-use crate::extract::{self, ExtractError};
-use crate::fetched::Fetched;
-use crate::narrow;
-use crate::response::{self, Challenge, Denial};
-use crate::role::{LazyRole, ReadListenerRole, Role};
-use crate::verify::{self, AudienceCheck, Inputs, TokenError};
+use crate::documents::Fetched;
+use crate::request::cache::TokenCache;
+use crate::request::extract::{self, ExtractError};
+use crate::request::narrow;
+use crate::request::reply::{self, Challenge, Denial};
+use crate::request::role::{LazyRole, ReadListenerRole};
+use crate::request::verify::{self, AudienceCheck, Inputs};
+use crate::token::claims::{filter_state_value, scalar_header_value, ClaimSet};
+use crate::token::role::Role;
+use crate::token::TokenError;
 
 /// What the host tells the policy about one request.
 #[derive(Clone, Copy)]
@@ -110,7 +112,7 @@ pub fn evaluate<'c>(
     let deny = |facts: Facts<'c>, reason: &'static str, challenge: Challenge, description: &str| {
         Decision {
             verdict: Verdict::Deny {
-                denial: response::deny(&config.realm, challenge, description),
+                denial: reply::deny(&config.realm, challenge, description),
                 strip: spoofed.clone(),
             },
             facts: Facts { reason, ..facts },

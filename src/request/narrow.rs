@@ -3,9 +3,10 @@
 
 use serde_json::Value;
 
-use crate::cache::TokenCache;
-use crate::role::LazyRole;
-use crate::verify::{self, AudienceCheck, Inputs, TokenError, VerifiedToken};
+use crate::request::cache::TokenCache;
+use crate::request::role::LazyRole;
+use crate::request::verify::{self, AudienceCheck, Inputs, VerifiedToken};
+use crate::token::TokenError;
 
 /// The compact JWT at `claims[claim][audience]`, if there is one.
 pub fn embedded_token<'t>(

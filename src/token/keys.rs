@@ -10,11 +10,11 @@ use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Token, UntrustedToken, ValidationError};
 use serde_json::Value;
 
-use crate::alg::{Alg, KeyFamily};
-use crate::claims::ClaimSet;
+use crate::token::alg::{Alg, KeyFamily};
+use crate::token::claims::ClaimSet;
 // The signature checks that dominate cold requests, prepared once per key (see each module).
-use crate::es256_verify::{Es256Verifier, Es256VerifyingKey, P256PublicKey};
-use crate::rsa_verify::{RsaVerifier, RsaVerifyingKey};
+use crate::token::es256_verify::{Es256Verifier, Es256VerifyingKey, P256PublicKey};
+use crate::token::rsa_verify::{RsaVerifier, RsaVerifyingKey};
 
 type Ed25519Key = <Ed25519 as jwt_compact::Algorithm>::VerifyingKey;
 

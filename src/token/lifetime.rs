@@ -7,10 +7,9 @@
 
 use jwt_compact::Claims;
 
-use crate::claims::ClaimSet;
-use crate::config::Provider;
-use crate::role::Role;
-use crate::verify::TokenError;
+use crate::token::claims::ClaimSet;
+use crate::token::role::Role;
+use crate::token::TokenError;
 
 /// Lifetime rules for one check.
 #[derive(Debug, Clone, Copy)]
@@ -20,18 +19,6 @@ pub struct LifetimePolicy {
     pub require_expiration: bool,
     pub max_lifetime_seconds: Option<u64>,
     pub internal_max_expired_seconds: Option<u64>,
-}
-
-impl LifetimePolicy {
-    pub fn new(provider: &Provider, role: Role, internal_max_expired_seconds: Option<u64>) -> Self {
-        LifetimePolicy {
-            role,
-            clock_skew_seconds: provider.clock_skew_seconds,
-            require_expiration: provider.require_expiration,
-            max_lifetime_seconds: provider.max_lifetime_seconds,
-            internal_max_expired_seconds,
-        }
-    }
 }
 
 /// Checks `claims` at `now` (unix seconds, from the host clock).

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use crate::config::FilterConfig;
-use crate::keys::{KeySet, ParsedJwks};
-use crate::revocation::{FeedError, RevocationList};
+use crate::documents::revocation::{FeedError, RevocationList};
+use crate::token::keys::{KeySet, ParsedJwks};
 
 #[derive(Debug, Default)]
 pub struct Fetched {

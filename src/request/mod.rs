@@ -1,0 +1,16 @@
+//! The decision for one request, read top to bottom: extract the token (`extract`), the
+//! listener role (`role`), verify it (`verify`, with the verified-token `cache` and the
+//! `revoked` step), narrow it for the upstream (`narrow`), and the decision with its header
+//! plan and reply (`decision`, `reply`). Pure: the host adapter gathers the facts and applies
+//! the result.
+
+pub mod cache;
+pub mod decision;
+pub mod extract;
+pub mod narrow;
+pub mod reply;
+pub mod revoked;
+pub mod role;
+pub mod verify;
+
+pub use decision::{evaluate, Decision, HeaderPlan, Request, Verdict};
