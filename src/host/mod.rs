@@ -17,11 +17,10 @@ use log::{debug, error, info, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
-use sha2::{Digest, Sha256};
 
-use crate::config::{FeedSource, FilterConfig, HeaderReads};
-use crate::documents::fetched::{self, Fetched};
-use crate::documents::schedule::FeedState;
+use crate::config::{FilterConfig, HeaderReads};
+use crate::documents::sync::{Feed, FeedKind, FeedSync, SharedStore, StoreError};
+use crate::documents::Fetched;
 use crate::request::cache::TokenCache;
 use crate::request::decision::{self, Decision, Request, Verdict};
 use crate::request::reply::{self, Challenge};
@@ -37,10 +36,6 @@ const ROLE_PROPERTY: [&str; 5] = [
 const CLUSTER_PROPERTY: [&str; 2] = ["xds", "cluster_name"];
 /// How often every VM looks for new documents and for a due fetch.
 const TICK: Duration = Duration::from_millis(250);
-/// Grace beyond a fetch's timeout before its lease counts as abandoned.
-const LEASE_MARGIN_MS: u64 = 1000;
-/// Attempts at a contended compare-and-swap before giving up until the next tick.
-const CAS_ATTEMPTS: usize = 8;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
@@ -51,55 +46,6 @@ proxy_wasm::main! {{
         Box::new(Root { shared: None, in_flight: HashMap::new() })
     });
 }}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FeedKind {
-    Jwks { provider: usize },
-    Revocations,
-}
-
-/// One remote document and where its shared state lives.
-struct Feed {
-    kind: FeedKind,
-    source: FeedSource,
-    kid_miss_cooldown_ms: u64,
-    /// Shared `FeedState` (schedule and lease).
-    state_key: String,
-    /// Shared body of the last good fetch.
-    body_key: String,
-    /// Bumped after each publish; its CAS is the version VMs compare.
-    version_key: String,
-}
-
-impl Feed {
-    fn new(kind: FeedKind, source: &FeedSource, kid_miss_cooldown_seconds: u64) -> Feed {
-        // Keyed by the source itself, so listeners whose configs share a JWKS or feed share one
-        // fetch; all fields are in the key so that differing settings never mix.
-        let tag = match kind {
-            FeedKind::Jwks { .. } => "jwks",
-            FeedKind::Revocations => "revocations",
-        };
-        let digest = Sha256::digest(format!("{tag}|{source:?}").as_bytes());
-        let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        let base = format!("jwt_relay/{tag}/{id}");
-        Feed {
-            kind,
-            source: source.clone(),
-            kid_miss_cooldown_ms: kid_miss_cooldown_seconds.saturating_mul(1000),
-            state_key: format!("{base}/state"),
-            body_key: format!("{base}/body"),
-            version_key: format!("{base}/version"),
-        }
-    }
-
-    fn name(&self) -> String {
-        let what = match self.kind {
-            FeedKind::Jwks { provider } => format!("JWKS of providers[{provider}]"),
-            FeedKind::Revocations => "revocation feed".to_owned(),
-        };
-        format!("{what} ({}{})", self.source.cluster, self.source.path)
-    }
-}
 
 /// Envoy counters. Fetch outcomes are counted as they happen (rare); request outcomes are
 /// counted in memory and added to Envoy's counters on each tick, so that a request costs no
@@ -230,82 +176,75 @@ struct Shared {
     config: FilterConfig,
     fetched: RefCell<Fetched>,
     cache: RefCell<TokenCache>,
-    feeds: Vec<Feed>,
-    /// Per feed: the version this VM has installed.
-    installed: RefCell<Vec<Option<u32>>>,
+    feeds: RefCell<FeedSync>,
     metrics: Metrics,
 }
 
 impl Shared {
-    /// Installs the published body of each feed whose version changed since this VM looked.
+    /// Installs published documents this VM lacks (`only_cold`) or has an older version of.
     fn sync(&self, only_cold: bool) {
-        for (index, feed) in self.feeds.iter().enumerate() {
-            let installed = self.installed.borrow().get(index).copied().flatten();
-            if only_cold && installed.is_some() {
-                continue;
-            }
-            let Ok((_, Some(version))) = hostcalls::get_shared_data(&feed.version_key) else {
-                continue;
-            };
-            if installed == Some(version) {
-                continue;
-            }
-            let Ok((Some(body), _)) = hostcalls::get_shared_data(&feed.body_key) else {
-                continue;
-            };
-            match self.install(feed, &body) {
-                Ok(()) => {
-                    if let Some(slot) = self.installed.borrow_mut().get_mut(index) {
-                        *slot = Some(version);
-                    }
-                }
-                Err(why) => warn!("jwt-relay: published {} not installed: {why}", feed.name()),
+        let mut feeds = self.feeds.borrow_mut();
+        let refused = feeds.sync(&HostStore, &mut self.fetched.borrow_mut(), only_cold);
+        for (index, why) in refused {
+            if let Some(feed) = feeds.feeds().get(index) {
+                warn!("jwt-relay: published {} not installed: {why}", feed.name());
             }
         }
-    }
-
-    fn install(&self, feed: &Feed, body: &[u8]) -> Result<(), String> {
-        match feed.kind {
-            FeedKind::Jwks { provider } => {
-                let parsed = fetched::parse_remote_jwks(body, feed.source.max_bytes)?;
-                // The document's digest versions the keys: cached verifications by keys that
-                // have since changed are dropped, and a refetch of the same document keeps them.
-                let digest = Sha256::digest(body);
-                let mut version = [0u8; 8];
-                version
-                    .iter_mut()
-                    .zip(digest.iter())
-                    .for_each(|(to, from)| *to = *from);
-                self.fetched.borrow_mut().set_remote_keys(
-                    provider,
-                    parsed.keys,
-                    u64::from_le_bytes(version),
-                );
-            }
-            FeedKind::Revocations => {
-                let list = fetched::parse_revocations(body, feed.source.max_bytes)?;
-                self.fetched.borrow_mut().set_revocations(list);
-            }
-        }
-        Ok(())
     }
 
     /// A token named a `kid` the provider's keys lack: make its JWKS due now, rate-limited.
     fn request_refetch(&self, provider: usize) {
-        let Some(feed) = self
-            .feeds
-            .iter()
-            .find(|feed| feed.kind == FeedKind::Jwks { provider })
-        else {
-            return;
-        };
-        let now = now_ms();
-        if update_state(&feed.state_key, |state| {
-            state.kid_miss(now, feed.kid_miss_cooldown_ms)
-        }) {
-            info!("jwt-relay: unknown kid, refetching {}", feed.name());
+        if self.feeds.borrow().kid_miss(&HostStore, provider, now_ms()) {
+            info!("jwt-relay: unknown kid, refetching the JWKS of providers[{provider}]");
             Metrics::bump(self.metrics.jwks_kid_miss_refetch);
         }
+    }
+
+    /// Hands a fetch's outcome to the feed logic; logs and counts what happened.
+    fn fetch_ended(&self, index: usize, outcome: Result<Vec<u8>, String>) {
+        let mut feeds = self.feeds.borrow_mut();
+        let Some(feed) = feeds.feeds().get(index).cloned() else {
+            return;
+        };
+        let result = feeds.fetched(
+            &HostStore,
+            &mut self.fetched.borrow_mut(),
+            index,
+            outcome,
+            now_ms(),
+        );
+        match result {
+            Ok(taken) => {
+                if !taken.published {
+                    warn!("jwt-relay: could not publish {}", feed.name());
+                }
+                info!("jwt-relay: fetched {} ({} bytes)", feed.name(), taken.bytes);
+                self.metrics.fetched(feed.kind, true);
+            }
+            Err(why) => {
+                warn!(
+                    "jwt-relay: fetching {} failed, keeping the last good copy: {why}",
+                    feed.name()
+                );
+                self.metrics.fetched(feed.kind, false);
+            }
+        }
+    }
+}
+
+/// Proxy-wasm shared data, as the feed logic's store.
+struct HostStore;
+
+impl SharedStore for HostStore {
+    fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), StoreError> {
+        hostcalls::get_shared_data(key).map_err(|_| StoreError::Failed)
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
+        hostcalls::set_shared_data(key, Some(value), cas).map_err(|status| match status {
+            Status::CasMismatch => StoreError::CasMismatch,
+            _ => StoreError::Failed,
+        })
     }
 }
 
@@ -327,43 +266,16 @@ impl Context for Root {
         else {
             return;
         };
-        let Some(feed) = shared.feeds.get(index) else {
+        let max_bytes = shared
+            .feeds
+            .borrow()
+            .feeds()
+            .get(index)
+            .map(|feed| feed.source.max_bytes);
+        let Some(max_bytes) = max_bytes else {
             return;
         };
-        let outcome = read_response(feed, body_size).and_then(|body| {
-            shared.install(feed, &body)?;
-            Ok(body)
-        });
-        let now = now_ms();
-        let refresh_ms = feed.source.refresh_seconds.saturating_mul(1000);
-        match outcome {
-            Ok(body) => {
-                // Publish, then bump the version: a VM that sees the new version reads this body.
-                let published = hostcalls::set_shared_data(&feed.body_key, Some(&body), None)
-                    .and_then(|()| hostcalls::set_shared_data(&feed.version_key, Some(b"v"), None));
-                if let Err(status) = published {
-                    warn!("jwt-relay: could not publish {}: {status:?}", feed.name());
-                }
-                if let Ok((_, Some(version))) = hostcalls::get_shared_data(&feed.version_key) {
-                    if let Some(slot) = shared.installed.borrow_mut().get_mut(index) {
-                        *slot = Some(version);
-                    }
-                }
-                update_state(&feed.state_key, |state| {
-                    Some(state.succeeded(now, refresh_ms))
-                });
-                info!("jwt-relay: fetched {} ({} bytes)", feed.name(), body.len());
-                shared.metrics.fetched(feed.kind, true);
-            }
-            Err(why) => {
-                update_state(&feed.state_key, |state| Some(state.failed(now, refresh_ms)));
-                warn!(
-                    "jwt-relay: fetching {} failed, keeping the last good copy: {why}",
-                    feed.name()
-                );
-                shared.metrics.fetched(feed.kind, false);
-            }
-        }
+        shared.fetch_ended(index, read_response(max_bytes, body_size));
     }
 }
 
@@ -412,17 +324,8 @@ impl RootContext for Root {
             config.upstreams.len(),
             feeds.len()
         );
-        for feed in &feeds {
-            // Create the schedule if absent, so that the first claim is a real compare-and-swap
-            // (a write to a missing key is never checked).
-            if matches!(hostcalls::get_shared_data(&feed.state_key), Ok((None, _))) {
-                let _ = hostcalls::set_shared_data(
-                    &feed.state_key,
-                    Some(&FeedState::default().encode()),
-                    None,
-                );
-            }
-        }
+        let feeds = FeedSync::new(feeds);
+        feeds.create_schedules(&HostStore);
         if let Err(status) = hostcalls::set_tick_period(TICK) {
             error!("jwt-relay could not start its timer: {status:?}");
             return false;
@@ -430,8 +333,7 @@ impl RootContext for Root {
         let shared = Shared {
             fetched: RefCell::new(Fetched::new(&config)),
             cache: RefCell::new(TokenCache::new(config.cache)),
-            installed: RefCell::new(vec![None; feeds.len()]),
-            feeds,
+            feeds: RefCell::new(feeds),
             config,
             metrics: Metrics::define(),
         };
@@ -448,37 +350,30 @@ impl RootContext for Root {
         };
         shared.metrics.flush(&mut shared.cache.borrow_mut());
         shared.sync(false);
-        let now = now_ms();
-        for (index, feed) in shared.feeds.iter().enumerate() {
-            let lease_ms = feed.source.timeout_ms.saturating_add(LEASE_MARGIN_MS);
-            if !update_state(&feed.state_key, |state| state.claim(now, lease_ms)) {
+        let due = shared.feeds.borrow().claim_due(&HostStore, now_ms());
+        for index in due {
+            let Some(source) = shared
+                .feeds
+                .borrow()
+                .feeds()
+                .get(index)
+                .map(|feed| feed.source.clone())
+            else {
                 continue;
-            }
+            };
             let headers = vec![
                 (":method", "GET"),
-                (":path", feed.source.path.as_str()),
-                (":authority", feed.source.authority.as_str()),
+                (":path", source.path.as_str()),
+                (":authority", source.authority.as_str()),
                 ("accept", "application/json"),
             ];
-            let timeout = Duration::from_millis(feed.source.timeout_ms);
-            match hostcalls::dispatch_http_call(
-                &feed.source.cluster,
-                headers,
-                None,
-                vec![],
-                timeout,
-            ) {
+            let timeout = Duration::from_millis(source.timeout_ms);
+            match hostcalls::dispatch_http_call(&source.cluster, headers, None, vec![], timeout) {
                 Ok(token) => {
                     self.in_flight.insert(token, index);
                 }
                 Err(status) => {
-                    let refresh_ms = feed.source.refresh_seconds.saturating_mul(1000);
-                    update_state(&feed.state_key, |state| Some(state.failed(now, refresh_ms)));
-                    warn!(
-                        "jwt-relay: fetching {} failed to start: {status:?}",
-                        feed.name()
-                    );
-                    shared.metrics.fetched(feed.kind, false);
+                    shared.fetch_ended(index, Err(format!("could not start: {status:?}")));
                 }
             }
         }
@@ -496,7 +391,7 @@ impl RootContext for Root {
 }
 
 /// Reads a finished fetch: a 200 whose body fits `max_bytes`.
-fn read_response(feed: &Feed, body_size: usize) -> Result<Vec<u8>, String> {
+fn read_response(max_bytes: usize, body_size: usize) -> Result<Vec<u8>, String> {
     let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
         .ok()
         .flatten();
@@ -505,10 +400,9 @@ fn read_response(feed: &Feed, body_size: usize) -> Result<Vec<u8>, String> {
         Some(other) => return Err(format!("status {}", String::from_utf8_lossy(other))),
         None => return Err("no response (connection failure or timeout)".into()),
     }
-    if body_size > feed.source.max_bytes {
+    if body_size > max_bytes {
         return Err(format!(
-            "body of {body_size} bytes is over max_bytes {}",
-            feed.source.max_bytes
+            "body of {body_size} bytes is over max_bytes {max_bytes}"
         ));
     }
     match hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size) {
@@ -516,27 +410,6 @@ fn read_response(feed: &Feed, body_size: usize) -> Result<Vec<u8>, String> {
         Ok(None) => Err("empty body".into()),
         Err(status) => Err(format!("body unavailable: {status:?}")),
     }
-}
-
-/// Read-modify-write of a shared `FeedState` under compare-and-swap. `change` returns `None`
-/// to leave the state as it is. Returns whether this VM's change was written.
-fn update_state(key: &str, change: impl Fn(&FeedState) -> Option<FeedState>) -> bool {
-    for _ in 0..CAS_ATTEMPTS {
-        let (raw, cas) = match hostcalls::get_shared_data(key) {
-            Ok(found) => found,
-            Err(_) => return false,
-        };
-        let state = raw.as_deref().map(FeedState::decode).unwrap_or_default();
-        let Some(next) = change(&state) else {
-            return false;
-        };
-        match hostcalls::set_shared_data(key, Some(&next.encode()), cas) {
-            Ok(()) => return true,
-            Err(Status::CasMismatch) => continue,
-            Err(_) => return false,
-        }
-    }
-    false
 }
 
 /// Time since the Unix epoch by the host's clock.
