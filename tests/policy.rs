@@ -171,6 +171,7 @@ fn allowed_plan<'d>(decision: &'d Decision<'_>) -> &'d HeaderPlan {
     match &decision.verdict {
         Verdict::Allow(plan) => plan,
         Verdict::Deny { denial, .. } => panic!("denied: {denial:?} ({})", decision.facts.reason),
+        Verdict::Callout { call, .. } => panic!("called out to {}", call.cluster),
     }
 }
 

@@ -22,8 +22,9 @@ use crate::config::{FilterConfig, HeaderReads};
 use crate::documents::sync::{Feed, FeedKind, FeedSync, SharedStore, StoreError};
 use crate::documents::Fetched;
 use crate::request::cache::TokenCache;
-use crate::request::decision::{self, Decision, Request, Verdict};
-use crate::request::reply::{self, Challenge};
+use crate::request::decision::{self, Decision, Request, Resume, Verdict};
+use crate::request::flow::{self, Answer, Callout, Flow, HostError, RequestHost, Step};
+use crate::request::reply::Denial;
 use crate::token::role::Role;
 
 const ROLE_PROPERTY: [&str; 5] = [
@@ -133,6 +134,8 @@ impl Metrics {
                 count(Outcome::Plain("denied"));
                 count(Outcome::Denied(decision.facts.reason));
             }
+            // Counted when the resumed decision allows or denies.
+            Verdict::Callout { .. } => {}
         }
     }
 
@@ -382,6 +385,7 @@ impl RootContext for Root {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Filter {
             shared: self.shared.clone(),
+            flow: Flow::default(),
         }))
     }
 
@@ -429,9 +433,28 @@ fn now_ms() -> u64 {
 struct Filter {
     /// `None` only if Envoy created a stream before a successful `on_configure`.
     shared: Option<Rc<Shared>>,
+    /// This request's call outs, if its decision asks for any.
+    flow: Flow<Resume>,
 }
 
-impl Context for Filter {}
+impl Context for Filter {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        if !self.flow.waiting() {
+            return;
+        }
+        let answer = read_answer(body_size);
+        // The step needs no action: a paused request is resumed or answered by the flow itself.
+        let _ = self
+            .flow
+            .answered(&mut HostRequest, token, answer, decision::resume);
+    }
+}
 
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
@@ -481,7 +504,7 @@ impl HttpContext for Filter {
         }
         shared.metrics.record(&decision);
         export_filter_state(&shared.config, &decision);
-        apply(decision)
+        apply(&mut self.flow, decision)
     }
 }
 
@@ -528,71 +551,102 @@ fn export_filter_state(config: &FilterConfig, decision: &Decision<'_>) {
     }
 }
 
-fn apply(decision: Decision<'_>) -> Action {
+/// Logs the decision (debug), then carries it out through the flow.
+fn apply(flow: &mut Flow<Resume>, decision: Decision<'_>) -> Action {
     let facts = &decision.facts;
-    match decision.verdict {
-        Verdict::Allow(plan) => {
-            debug!(
-                "jwt-relay allowed: outcome={} role={} issuer={} token={} narrowed_to={}",
-                facts.reason,
-                facts.role.map_or("-", Role::name),
-                facts.issuer.unwrap_or("-"),
-                facts.fingerprint.as_deref().unwrap_or("-"),
-                facts.narrowed_to.unwrap_or("-"),
-            );
-            let mut applied = plan.remove.iter().try_for_each(|name| {
-                hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)
-            });
-            for (name, value) in &plan.set {
-                applied = applied.and_then(|()| {
-                    hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
-                });
-            }
-            if let Some(path) = &plan.path {
-                applied = applied.and_then(|()| {
-                    hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(path))
-                });
-            }
-            match applied {
-                Ok(()) => Action::Continue,
-                // A half-applied plan could forward the broad token: refuse instead.
-                Err(status) => {
-                    fail_closed(&format!("could not rewrite request headers: {status:?}"))
-                }
-            }
-        }
-        Verdict::Deny { denial, strip } => {
-            debug!(
-                "jwt-relay denied: reason={} status={} role={} issuer={} token={}",
-                facts.reason,
-                denial.status,
-                facts.role.map_or("-", Role::name),
-                facts.issuer.unwrap_or("-"),
-                facts.fingerprint.as_deref().unwrap_or("-"),
-            );
-            for name in &strip {
-                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
-            }
-            let headers: Vec<(&str, &str)> = denial
-                .headers
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str()))
-                .collect();
-            if let Err(status) =
-                hostcalls::send_http_response(denial.status, headers, Some(denial.body.as_bytes()))
-            {
-                error!("jwt-relay could not send its reply: {status:?}");
-            }
-            Action::Pause
-        }
+    match &decision.verdict {
+        Verdict::Allow(_) => debug!(
+            "jwt-relay allowed: outcome={} role={} issuer={} token={} narrowed_to={}",
+            facts.reason,
+            facts.role.map_or("-", Role::name),
+            facts.issuer.unwrap_or("-"),
+            facts.fingerprint.as_deref().unwrap_or("-"),
+            facts.narrowed_to.unwrap_or("-"),
+        ),
+        Verdict::Deny { denial, .. } => debug!(
+            "jwt-relay denied: reason={} status={} role={} issuer={} token={}",
+            facts.reason,
+            denial.status,
+            facts.role.map_or("-", Role::name),
+            facts.issuer.unwrap_or("-"),
+            facts.fingerprint.as_deref().unwrap_or("-"),
+        ),
+        Verdict::Callout { call, .. } => debug!("jwt-relay calling out to {}", call.cluster),
+    }
+    action(flow.carry_out(&mut HostRequest, decision.verdict))
+}
+
+fn action(step: Step) -> Action {
+    match step {
+        Step::Continue => Action::Continue,
+        Step::Pause => Action::Pause,
+    }
+}
+
+/// The current HTTP stream, as the flow's host.
+struct HostRequest;
+
+impl RequestHost for HostRequest {
+    fn remove_header(&mut self, name: &str) -> Result<(), HostError> {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)
+            .map_err(|status| HostError(format!("{status:?}")))
+    }
+
+    fn set_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
+            .map_err(|status| HostError(format!("{status:?}")))
+    }
+
+    fn send_reply(&mut self, denial: &Denial) -> Result<(), HostError> {
+        let headers: Vec<(&str, &str)> = denial
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        hostcalls::send_http_response(denial.status, headers, Some(denial.body.as_bytes()))
+            .map_err(|status| HostError(format!("{status:?}")))
+    }
+
+    fn dispatch(&mut self, call: &Callout) -> Result<u32, HostError> {
+        let headers: Vec<(&str, &str)> = call
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let body = (!call.body.is_empty()).then_some(call.body.as_slice());
+        let timeout = Duration::from_millis(call.timeout_ms);
+        hostcalls::dispatch_http_call(&call.cluster, headers, body, vec![], timeout)
+            .map_err(|status| HostError(format!("{status:?}")))
+    }
+
+    fn resume_request(&mut self) -> Result<(), HostError> {
+        hostcalls::resume_http_request().map_err(|status| HostError(format!("{status:?}")))
+    }
+
+    fn log_failure(&mut self, why: &str) {
+        error!("jwt-relay: {why}");
     }
 }
 
 /// Something the filter needs from the host is missing: refuse the request, never pass it.
 fn fail_closed(why: &str) -> Action {
-    error!("jwt-relay refusing request: {why}");
-    let denial = reply::deny("jwt-relay", Challenge::InvalidRequest, "");
-    let headers = vec![("content-type", "application/json")];
-    let _ = hostcalls::send_http_response(500, headers, Some(denial.body.as_bytes()));
-    Action::Pause
+    action(flow::fail_closed(&mut HostRequest, why))
+}
+
+/// A call out's answer, as far as the host gives it.
+fn read_answer(body_size: usize) -> Answer {
+    let headers = hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders).unwrap_or_default();
+    let status = headers
+        .iter()
+        .find(|(name, _)| name == ":status")
+        .and_then(|(_, value)| std::str::from_utf8(value).ok()?.parse().ok());
+    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }

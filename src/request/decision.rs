@@ -6,6 +6,7 @@ use crate::config::{FilterConfig, HeaderReads, Location, OnMissingEmbedded};
 use crate::documents::Fetched;
 use crate::request::cache::TokenCache;
 use crate::request::extract::{self, ExtractError};
+use crate::request::flow::{Answer, Callout};
 use crate::request::narrow;
 use crate::request::reply::{self, Challenge, Denial};
 use crate::request::role::{LazyRole, ReadListenerRole};
@@ -63,7 +64,7 @@ pub struct Facts<'c> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Verdict<S = Resume> {
     Allow(HeaderPlan),
     /// Reply locally. `strip` lists client-sent headers the filter owns, removed all the same
     /// so that access logs do not show spoofed identity headers.
@@ -71,6 +72,21 @@ pub enum Verdict {
         denial: Denial,
         strip: Vec<String>,
     },
+    /// Send `call`, pause, and decide again with `state` and the answer ([`resume`]).
+    Callout {
+        call: Callout,
+        state: S,
+    },
+}
+
+/// What a decision paused for a call out keeps until the answer. No decision calls out yet:
+/// introspection (phantom tokens) and token exchange will add their states here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {}
+
+/// Decides again once a call out is answered.
+pub fn resume(state: Resume, _answer: Answer) -> Verdict {
+    match state {}
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
