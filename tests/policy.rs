@@ -146,14 +146,15 @@ fn check(name: &str, decision: &Decision<'_>, expect: &Expect, failures: &mut Ve
     let ok = match (expect, &decision.verdict) {
         (Expect::Allow, Verdict::Allow(_)) => true,
         (Expect::Deny(status, reason), Verdict::Deny { denial, .. }) => {
-            denial.status == *status && decision.facts.reason == *reason
+            denial.status == *status && decision.facts.outcome.name() == *reason
         }
         _ => false,
     };
     if !ok {
         failures.push(format!(
             "{name}: expected {expect:?}, got {:?} ({})",
-            decision.verdict, decision.facts.reason
+            decision.verdict,
+            decision.facts.outcome.name()
         ));
     }
 }
@@ -170,7 +171,9 @@ fn assert_all_passed(failures: &[String]) {
 fn allowed_plan<'d>(decision: &'d Decision<'_>) -> &'d HeaderPlan {
     match &decision.verdict {
         Verdict::Allow(plan) => plan,
-        Verdict::Deny { denial, .. } => panic!("denied: {denial:?} ({})", decision.facts.reason),
+        Verdict::Deny { denial, .. } => {
+            panic!("denied: {denial:?} ({})", decision.facts.outcome.name())
+        }
         Verdict::Callout { call, .. } => panic!("called out to {}", call.cluster),
     }
 }
@@ -1058,7 +1061,7 @@ fn filter_state_names_the_outcome_and_the_presented_tokens_claims() {
                 ..Call::default()
             },
         );
-        let reason = decision.facts.reason;
+        let reason = decision.facts.outcome.name();
         assert_eq!(
             state(&decision),
             pairs(&[("jwt_relay.outcome", reason)]),
@@ -1707,7 +1710,7 @@ fn a_path_that_is_not_utf8_is_refused_where_the_query_holds_tokens() {
                 fingerprint: false,
             },
         );
-        (decision.verdict, decision.facts.reason)
+        (decision.verdict, decision.facts.outcome.name())
     };
     let mut path = b"/orders\xff?access_token=".to_vec();
     path.extend_from_slice(forged.as_bytes());

@@ -60,7 +60,10 @@ fuzz_target!(|recipe: RequestRecipe| {
     if let Err(why) = verdict {
         panic!(
             "oracle: {why}\nmodel {}\nrequest {:?}\nverdict {:?} ({})",
-            setup.model.name, built.headers, cold.verdict, cold.facts.reason
+            setup.model.name,
+            built.headers,
+            cold.verdict,
+            cold.facts.outcome.name()
         );
     }
 });

@@ -67,7 +67,7 @@ fn template_tokens_pass_the_filter_and_the_oracle() {
         let Verdict::Allow(plan) = &decision.verdict else {
             panic!(
                 "provider {provider}: template refused: {}",
-                decision.facts.reason
+                decision.facts.outcome.name()
             );
         };
         check_allowed(&case(setup, &headers, "web_cluster"), plan).unwrap();
@@ -108,11 +108,11 @@ fn past_findings_are_refused() {
     assert!(
         matches!(decision.verdict, Verdict::Deny { .. }),
         "{}",
-        decision.facts.reason
+        decision.facts.outcome.name()
     );
     for look_alike in ["Access_Token", "access_token[]", "a=1;access_token"] {
         let path = format!("/orders?{look_alike}={forged}");
         let decision = decide(setup, &bearer(path.as_bytes(), &valid), "web_cluster");
-        assert_eq!(decision.facts.reason, "ambiguous", "{look_alike}");
+        assert_eq!(decision.facts.outcome.name(), "ambiguous", "{look_alike}");
     }
 }

@@ -24,6 +24,7 @@ use crate::documents::Fetched;
 use crate::request::cache::TokenCache;
 use crate::request::decision::{self, Decision, Request, Resume, Verdict};
 use crate::request::flow::{self, Answer, Callout, Flow, HostError, RequestHost, Step};
+use crate::request::outcome::Outcome;
 use crate::request::reply::Denial;
 use crate::token::role::Role;
 
@@ -58,35 +59,45 @@ struct Metrics {
     revocation_fetch_failed: Option<u32>,
     jwks_kid_miss_refetch: Option<u32>,
     /// Request outcomes since the last flush, by counter name suffix.
-    pending: RefCell<HashMap<Outcome, u64>>,
+    pending: RefCell<HashMap<Counter, u64>>,
     /// Counter ids by full name, defined on first use.
     ids: RefCell<HashMap<String, Option<u32>>>,
 }
 
-/// A request outcome counter: `jwt_relay.<name>` or `jwt_relay.denied.<reason>`.
+/// A request counter: `jwt_relay.allowed`, `.denied`, `.cache_hit`, `.cache_miss`, then
+/// `jwt_relay.<outcome>` for allowed outcomes other than `allowed` and
+/// `jwt_relay.denied.<outcome>` for refusals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Outcome {
-    Plain(&'static str),
-    Denied(&'static str),
+enum Counter {
+    Allowed,
+    Denied,
+    CacheHit,
+    CacheMiss,
+    AllowedAs(Outcome),
+    DeniedAs(Outcome),
 }
 
-impl Outcome {
-    fn counter_name(self) -> String {
+impl Counter {
+    fn name(self) -> String {
         match self {
-            Outcome::Plain(name) => format!("jwt_relay.{name}"),
-            Outcome::Denied(reason) => format!("jwt_relay.denied.{reason}"),
+            Counter::Allowed => "jwt_relay.allowed".into(),
+            Counter::Denied => "jwt_relay.denied".into(),
+            Counter::CacheHit => "jwt_relay.cache_hit".into(),
+            Counter::CacheMiss => "jwt_relay.cache_miss".into(),
+            Counter::AllowedAs(outcome) => format!("jwt_relay.{}", outcome.name()),
+            Counter::DeniedAs(outcome) => format!("jwt_relay.denied.{}", outcome.name()),
         }
     }
 }
 
 /// Counters defined up front, so that they read 0 rather than being absent.
-const STANDING_OUTCOMES: [Outcome; 6] = [
-    Outcome::Plain("allowed"),
-    Outcome::Plain("narrowed"),
-    Outcome::Plain("denied"),
-    Outcome::Plain("cache_hit"),
-    Outcome::Plain("cache_miss"),
-    Outcome::Denied("embedded_missing"),
+const STANDING_COUNTERS: [Counter; 6] = [
+    Counter::Allowed,
+    Counter::AllowedAs(Outcome::Narrowed),
+    Counter::Denied,
+    Counter::CacheHit,
+    Counter::CacheMiss,
+    Counter::DeniedAs(Outcome::EmbeddedMissing),
 ];
 
 impl Metrics {
@@ -101,17 +112,17 @@ impl Metrics {
             pending: RefCell::new(HashMap::new()),
             ids: RefCell::new(HashMap::new()),
         };
-        for outcome in STANDING_OUTCOMES {
-            metrics.id(outcome);
+        for counter in STANDING_COUNTERS {
+            metrics.id(counter);
         }
         metrics
     }
 
-    fn id(&self, outcome: Outcome) -> Option<u32> {
+    fn id(&self, counter: Counter) -> Option<u32> {
         *self
             .ids
             .borrow_mut()
-            .entry(outcome.counter_name())
+            .entry(counter.name())
             .or_insert_with_key(|name| hostcalls::define_metric(MetricType::Counter, name).ok())
     }
 
@@ -119,20 +130,21 @@ impl Metrics {
     /// `denied.<reason>`); narrowed and stripped requests are counted as such too.
     fn record(&self, decision: &Decision<'_>) {
         let mut pending = self.pending.borrow_mut();
-        let mut count = |outcome| {
-            let counter = pending.entry(outcome).or_insert(0);
-            *counter = counter.saturating_add(1);
+        let mut count = |counter| {
+            let n = pending.entry(counter).or_insert(0);
+            *n = n.saturating_add(1);
         };
+        let outcome = decision.facts.outcome;
         match decision.verdict {
             Verdict::Allow(_) => {
-                count(Outcome::Plain("allowed"));
-                if decision.facts.reason != "allowed" {
-                    count(Outcome::Plain(decision.facts.reason));
+                count(Counter::Allowed);
+                if outcome != Outcome::Allowed {
+                    count(Counter::AllowedAs(outcome));
                 }
             }
             Verdict::Deny { .. } => {
-                count(Outcome::Plain("denied"));
-                count(Outcome::Denied(decision.facts.reason));
+                count(Counter::Denied);
+                count(Counter::DeniedAs(outcome));
             }
             // Counted when the resumed decision allows or denies.
             Verdict::Callout { .. } => {}
@@ -143,16 +155,13 @@ impl Metrics {
     fn flush(&self, cache: &mut TokenCache) {
         let mut pending = std::mem::take(&mut *self.pending.borrow_mut());
         let (hits, misses) = cache.take_counts();
-        for (outcome, n) in [
-            (Outcome::Plain("cache_hit"), hits),
-            (Outcome::Plain("cache_miss"), misses),
-        ] {
+        for (counter, n) in [(Counter::CacheHit, hits), (Counter::CacheMiss, misses)] {
             if n > 0 {
-                pending.insert(outcome, n);
+                pending.insert(counter, n);
             }
         }
-        for (outcome, n) in pending {
-            if let Some(id) = self.id(outcome) {
+        for (counter, n) in pending {
+            if let Some(id) = self.id(counter) {
                 let _ = hostcalls::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
             }
         }
@@ -557,7 +566,7 @@ fn apply(flow: &mut Flow<Resume>, decision: Decision<'_>) -> Action {
     match &decision.verdict {
         Verdict::Allow(_) => debug!(
             "jwt-relay allowed: outcome={} role={} issuer={} token={} narrowed_to={}",
-            facts.reason,
+            facts.outcome.name(),
             facts.role.map_or("-", Role::name),
             facts.issuer.unwrap_or("-"),
             facts.fingerprint.as_deref().unwrap_or("-"),
@@ -565,7 +574,7 @@ fn apply(flow: &mut Flow<Resume>, decision: Decision<'_>) -> Action {
         ),
         Verdict::Deny { denial, .. } => debug!(
             "jwt-relay denied: reason={} status={} role={} issuer={} token={}",
-            facts.reason,
+            facts.outcome.name(),
             denial.status,
             facts.role.map_or("-", Role::name),
             facts.issuer.unwrap_or("-"),

@@ -8,6 +8,7 @@ use crate::request::cache::TokenCache;
 use crate::request::extract::{self, ExtractError};
 use crate::request::flow::{Answer, Callout};
 use crate::request::narrow;
+use crate::request::outcome::Outcome;
 use crate::request::reply::{self, Challenge, Denial};
 use crate::request::role::{LazyRole, ReadListenerRole};
 use crate::request::verify::{self, AudienceCheck, Inputs};
@@ -48,8 +49,8 @@ pub struct HeaderPlan {
 pub struct Facts<'c> {
     /// The listener's role, when the decision depended on it (`None`: the same on either role).
     pub role: Option<Role>,
-    /// Stable outcome name: `allowed`, `missing`, `expired`, …
-    pub reason: &'static str,
+    /// How the request ended; its name (`allowed`, `missing`, `expired`, …) is stable.
+    pub outcome: Outcome,
     /// The provider's issuer, once the token's signature, issuer and audience are verified.
     pub issuer: Option<&'c str>,
     /// First 8 hex digits of SHA-256 over the presented token.
@@ -106,7 +107,7 @@ pub fn evaluate<'c>(
     let role = LazyRole::new(request.listener_role, config.role);
     let mut facts = Facts {
         role: None,
-        reason: "allowed",
+        outcome: Outcome::Allowed,
         issuer: None,
         fingerprint: None,
         narrowed_to: None,
@@ -125,15 +126,14 @@ pub fn evaluate<'c>(
         })
         .cloned()
         .collect();
-    let deny = |facts: Facts<'c>, reason: &'static str, challenge: Challenge, description: &str| {
-        Decision {
+    let deny =
+        |facts: Facts<'c>, outcome: Outcome, challenge: Challenge, description: &str| Decision {
             verdict: Verdict::Deny {
                 denial: reply::deny(&config.realm, challenge, description),
                 strip: spoofed.clone(),
             },
-            facts: Facts { reason, ..facts },
-        }
-    };
+            facts: Facts { outcome, ..facts },
+        };
     let invalid = |facts: Facts<'c>, error: &TokenError| {
         let facts = Facts {
             refetch_jwks: error.refetch(),
@@ -141,7 +141,7 @@ pub fn evaluate<'c>(
         };
         deny(
             facts,
-            error.reason(),
+            Outcome::Invalid(error.refusal()),
             Challenge::InvalidToken,
             &error.to_string(),
         )
@@ -155,7 +155,7 @@ pub fn evaluate<'c>(
             Err(_) if config.reads_query => {
                 return deny(
                     facts,
-                    "ambiguous",
+                    Outcome::Ambiguous,
                     Challenge::InvalidRequest,
                     "the request path is not valid UTF-8",
                 )
@@ -170,7 +170,7 @@ pub fn evaluate<'c>(
         Ok(None) => {
             return deny(
                 facts,
-                "missing",
+                Outcome::Missing,
                 Challenge::Missing,
                 "a bearer token is required",
             )
@@ -178,7 +178,7 @@ pub fn evaluate<'c>(
         Err(ExtractError::Ambiguous) => {
             return deny(
                 facts,
-                "ambiguous",
+                Outcome::Ambiguous,
                 Challenge::InvalidRequest,
                 "more than one token in the request",
             )
@@ -239,7 +239,7 @@ pub fn evaluate<'c>(
         return match config.on_missing_embedded {
             OnMissingEmbedded::Deny => deny(
                 facts,
-                "embedded_missing",
+                Outcome::EmbeddedMissing,
                 Challenge::InsufficientScope,
                 "no token for the requested service",
             ),
@@ -248,7 +248,7 @@ pub fn evaluate<'c>(
                 allow(
                     plan,
                     Facts {
-                        reason: "stripped",
+                        outcome: Outcome::Stripped,
                         ..facts
                     },
                 )
@@ -270,7 +270,7 @@ pub fn evaluate<'c>(
     allow(
         plan,
         Facts {
-            reason: "narrowed",
+            outcome: Outcome::Narrowed,
             ..facts
         },
     )
@@ -286,7 +286,7 @@ pub fn filter_state<'d>(
     let facts = &decision.facts;
     let mut state = Vec::with_capacity(facts.claims.len().saturating_add(3));
     if config.filter_state.outcome {
-        state.push(("jwt_relay.outcome", facts.reason));
+        state.push(("jwt_relay.outcome", facts.outcome.name()));
         if let Some(issuer) = facts.issuer {
             state.push(("jwt_relay.issuer", issuer));
         }

@@ -9,9 +9,11 @@ pub mod decision;
 pub mod extract;
 pub mod flow;
 pub mod narrow;
+pub mod outcome;
 pub mod reply;
 pub mod revoked;
 pub mod role;
 pub mod verify;
 
 pub use decision::{evaluate, Decision, HeaderPlan, Request, Verdict};
+pub use outcome::Outcome;

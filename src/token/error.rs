@@ -39,35 +39,98 @@ pub enum TokenError {
     Embedded(Box<TokenError>),
 }
 
-impl TokenError {
+/// The kind of a [`TokenError`], without its details: what stats, logs and filter state name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    TooLarge,
+    Malformed,
+    Encrypted,
+    CriticalHeader,
+    UnsupportedAlgorithm,
+    UnknownIssuer,
+    LocationNotAllowed,
+    AlgorithmNotAllowed,
+    UnknownKid,
+    KeysUnavailable,
+    NoKeyForAlgorithm,
+    KidRequired,
+    BadSignature,
+    WrongAudience,
+    MissingClaim,
+    WrongType,
+    Expired,
+    NotYetValid,
+    IssuedInFuture,
+    LifetimeTooLong,
+    Revoked,
+    RevocationUnavailable,
+    EmbeddedMalformed,
+    EmbeddedOutlivesParent,
+    EmbeddedInvalid,
+}
+
+impl Refusal {
     /// A stable snake_case name for logs and stats.
-    pub fn reason(&self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
-            TokenError::TooLarge => "too_large",
-            TokenError::Malformed => "malformed",
-            TokenError::Encrypted => "encrypted",
-            TokenError::CriticalHeader => "critical_header",
-            TokenError::UnsupportedAlgorithm => "unsupported_algorithm",
-            TokenError::UnknownIssuer => "wrong_issuer",
-            TokenError::LocationNotAllowed => "location_not_allowed",
-            TokenError::AlgorithmNotAllowed => "algorithm_not_allowed",
-            TokenError::UnknownKid { .. } => "unknown_kid",
-            TokenError::KeysUnavailable => "keys_unavailable",
-            TokenError::NoKeyForAlgorithm => "no_key_for_algorithm",
-            TokenError::KidRequired => "kid_required",
-            TokenError::BadSignature => "bad_signature",
-            TokenError::WrongAudience => "wrong_audience",
-            TokenError::MissingClaim(_) => "missing_claim",
-            TokenError::WrongType => "wrong_type",
-            TokenError::Expired => "expired",
-            TokenError::NotYetValid => "not_yet_valid",
-            TokenError::IssuedInFuture => "issued_in_future",
-            TokenError::LifetimeTooLong => "lifetime_too_long",
-            TokenError::Revoked => "revoked",
-            TokenError::RevocationUnavailable => "revocation_unavailable",
-            TokenError::EmbeddedMalformed => "embedded_malformed",
-            TokenError::EmbeddedOutlivesParent => "embedded_outlives_parent",
-            TokenError::Embedded(_) => "embedded_invalid",
+            Refusal::TooLarge => "too_large",
+            Refusal::Malformed => "malformed",
+            Refusal::Encrypted => "encrypted",
+            Refusal::CriticalHeader => "critical_header",
+            Refusal::UnsupportedAlgorithm => "unsupported_algorithm",
+            Refusal::UnknownIssuer => "wrong_issuer",
+            Refusal::LocationNotAllowed => "location_not_allowed",
+            Refusal::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Refusal::UnknownKid => "unknown_kid",
+            Refusal::KeysUnavailable => "keys_unavailable",
+            Refusal::NoKeyForAlgorithm => "no_key_for_algorithm",
+            Refusal::KidRequired => "kid_required",
+            Refusal::BadSignature => "bad_signature",
+            Refusal::WrongAudience => "wrong_audience",
+            Refusal::MissingClaim => "missing_claim",
+            Refusal::WrongType => "wrong_type",
+            Refusal::Expired => "expired",
+            Refusal::NotYetValid => "not_yet_valid",
+            Refusal::IssuedInFuture => "issued_in_future",
+            Refusal::LifetimeTooLong => "lifetime_too_long",
+            Refusal::Revoked => "revoked",
+            Refusal::RevocationUnavailable => "revocation_unavailable",
+            Refusal::EmbeddedMalformed => "embedded_malformed",
+            Refusal::EmbeddedOutlivesParent => "embedded_outlives_parent",
+            Refusal::EmbeddedInvalid => "embedded_invalid",
+        }
+    }
+}
+
+impl TokenError {
+    /// What kind of refusal this is.
+    pub fn refusal(&self) -> Refusal {
+        match self {
+            TokenError::TooLarge => Refusal::TooLarge,
+            TokenError::Malformed => Refusal::Malformed,
+            TokenError::Encrypted => Refusal::Encrypted,
+            TokenError::CriticalHeader => Refusal::CriticalHeader,
+            TokenError::UnsupportedAlgorithm => Refusal::UnsupportedAlgorithm,
+            TokenError::UnknownIssuer => Refusal::UnknownIssuer,
+            TokenError::LocationNotAllowed => Refusal::LocationNotAllowed,
+            TokenError::AlgorithmNotAllowed => Refusal::AlgorithmNotAllowed,
+            TokenError::UnknownKid { .. } => Refusal::UnknownKid,
+            TokenError::KeysUnavailable => Refusal::KeysUnavailable,
+            TokenError::NoKeyForAlgorithm => Refusal::NoKeyForAlgorithm,
+            TokenError::KidRequired => Refusal::KidRequired,
+            TokenError::BadSignature => Refusal::BadSignature,
+            TokenError::WrongAudience => Refusal::WrongAudience,
+            TokenError::MissingClaim(_) => Refusal::MissingClaim,
+            TokenError::WrongType => Refusal::WrongType,
+            TokenError::Expired => Refusal::Expired,
+            TokenError::NotYetValid => Refusal::NotYetValid,
+            TokenError::IssuedInFuture => Refusal::IssuedInFuture,
+            TokenError::LifetimeTooLong => Refusal::LifetimeTooLong,
+            TokenError::Revoked => Refusal::Revoked,
+            TokenError::RevocationUnavailable => Refusal::RevocationUnavailable,
+            TokenError::EmbeddedMalformed => Refusal::EmbeddedMalformed,
+            TokenError::EmbeddedOutlivesParent => Refusal::EmbeddedOutlivesParent,
+            TokenError::Embedded(_) => Refusal::EmbeddedInvalid,
         }
     }
 }

@@ -11,4 +11,4 @@ pub mod lifetime;
 pub mod role;
 pub mod rsa_verify;
 
-pub use error::TokenError;
+pub use error::{Refusal, TokenError};
