@@ -208,8 +208,8 @@ pub fn evaluate<'c>(
         Ok(token) => token,
         Err(error) => return invalid(facts, &error),
     };
-    facts.issuer = Some(token.provider.issuer.as_str());
-    facts.claims = exported_claims(config, &token.claims);
+    facts.issuer = Some(token.provider().issuer.as_str());
+    facts.claims = exported_claims(config, token.claims());
     let admitted = verify::admit(&token, inputs, &role);
     facts.role = role.known();
     if let Err(error) = admitted {
@@ -227,7 +227,7 @@ pub fn evaluate<'c>(
     };
     let Some(audience) = cluster.and_then(|cluster| config.upstreams.get(&cluster)) else {
         // Not a narrowing target: the token travels on as it came, already validated.
-        set_claim_headers(config, &token.claims, &mut plan);
+        set_claim_headers(config, token.claims(), &mut plan);
         return allow(plan, facts);
     };
 
@@ -265,7 +265,7 @@ pub fn evaluate<'c>(
     plan.set
         .push((config.forward_header.clone(), format!("Bearer {embedded}")));
     // The upstream learns about the caller only through the narrowed token.
-    set_claim_headers(config, &inner.claims, &mut plan);
+    set_claim_headers(config, inner.claims(), &mut plan);
     facts.narrowed_to = Some(audience.as_str());
     allow(
         plan,

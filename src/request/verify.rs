@@ -34,17 +34,27 @@ pub enum AudienceCheck<'a> {
     Exactly(&'a str),
 }
 
-/// A token whose signature, issuer, audience and claim types have been verified.
+/// A token whose signature, issuer, audience and claim types have been verified. Only this
+/// module makes one (its fields are private), so holding one proves the checks ran.
 #[derive(Debug)]
 pub struct VerifiedToken<'c> {
-    pub provider: &'c Provider,
-    pub provider_index: usize,
-    pub alg: Alg,
+    provider: &'c Provider,
+    provider_index: usize,
+    alg: Alg,
     /// Shared with the cache: a hit costs a reference count, not a copy.
-    pub claims: Rc<Claims<ClaimSet>>,
+    claims: Rc<Claims<ClaimSet>>,
 }
 
-impl VerifiedToken<'_> {
+impl<'c> VerifiedToken<'c> {
+    /// The provider whose key verified it.
+    pub fn provider(&self) -> &'c Provider {
+        self.provider
+    }
+
+    pub fn claims(&self) -> &Claims<ClaimSet> {
+        &self.claims
+    }
+
     pub fn expiration(&self) -> Option<i64> {
         self.claims.expiration.map(|t| t.timestamp())
     }
