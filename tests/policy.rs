@@ -1,7 +1,7 @@
 //! The whole decision, natively: `request::evaluate` on real signed tokens with a fixed clock.
 //! Each case is named; every failing case is reported, not just the first.
 
-use jwt_relay::config::FilterConfig;
+use jwt_relay::config::{FilterConfig, ProviderId};
 use jwt_relay::documents::fetched::Fetched;
 use jwt_relay::request::cache::TokenCache;
 use jwt_relay::request::decision::{
@@ -1151,7 +1151,7 @@ fn install_keys(fetched: &mut Fetched, keys: &[&SigningKey]) {
     let version = body
         .bytes()
         .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-    fetched.set_remote_keys(0, parsed.keys, version);
+    fetched.set_remote_keys(ProviderId::from_index(0), parsed.keys, version);
 }
 
 fn run_with<'c>(
@@ -1227,7 +1227,7 @@ fn remote_keys_fail_closed_until_fetched_and_signal_kid_misses() {
         &Expect::Deny(401, "unknown_kid"),
         &mut failures,
     );
-    if miss.facts.refetch_jwks != Some(0) {
+    if miss.facts.refetch_jwks != Some(ProviderId::from_index(0)) {
         failures.push(format!(
             "kid miss should ask to refetch provider 0: {:?}",
             miss.facts

@@ -397,7 +397,11 @@ fn setup(model: Model) -> Setup {
             let body = model.jwks_json(index).to_string();
             let parsed =
                 fetched::parse_remote_jwks(body.as_bytes(), 1 << 20).expect("fixture JWKS");
-            fetched.set_remote_keys(index, parsed.keys, 7);
+            fetched.set_remote_keys(
+                jwt_relay::config::ProviderId::from_index(index),
+                parsed.keys,
+                7,
+            );
         }
     }
     if let Some(r) = &model.revocation {

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::token::alg::{Alg, KeyFamily};
 use crate::token::keys::KeySet;
 use crate::token::role::Role;
+pub use crate::token::ProviderId;
 
 pub const DEFAULT_REALM: &str = "jwt-relay";
 pub const DEFAULT_EMBEDDED_TOKENS_CLAIM: &str = "embedded_tokens";
@@ -375,6 +376,18 @@ impl FilterConfig {
             error(field, e.into_inner().to_string())
         })?;
         compile(raw)
+    }
+
+    pub fn provider(&self, id: ProviderId) -> Option<&Provider> {
+        self.providers.get(id.index())
+    }
+
+    /// Every provider with its id, in config order.
+    pub fn providers_with_ids(&self) -> impl Iterator<Item = (ProviderId, &Provider)> {
+        self.providers
+            .iter()
+            .enumerate()
+            .map(|(index, provider)| (ProviderId::from_index(index), provider))
     }
 }
 

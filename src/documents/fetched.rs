@@ -6,10 +6,11 @@ use serde_json::Value;
 use crate::config::FilterConfig;
 use crate::documents::revocation::{FeedError, RevocationList};
 use crate::token::keys::{KeySet, ParsedJwks};
+use crate::token::ProviderId;
 
 #[derive(Debug, Default)]
 pub struct Fetched {
-    /// By provider index, with the version of the document they came from; `None` until a
+    /// By provider, with the version of the document they came from; `None` until a
     /// first good JWKS arrives.
     remote_keys: Vec<Option<(KeySet, u64)>>,
     /// `None` until a first good feed arrives.
@@ -24,17 +25,17 @@ impl Fetched {
         }
     }
 
-    pub fn remote_keys(&self, provider: usize) -> Option<&KeySet> {
+    pub fn remote_keys(&self, provider: ProviderId) -> Option<&KeySet> {
         self.remote_keys
-            .get(provider)
+            .get(provider.index())
             .and_then(Option::as_ref)
             .map(|(keys, _)| keys)
     }
 
     /// Identifies the remote key set in use: cached verifications by another version are void.
-    pub fn remote_version(&self, provider: usize) -> Option<u64> {
+    pub fn remote_version(&self, provider: ProviderId) -> Option<u64> {
         self.remote_keys
-            .get(provider)
+            .get(provider.index())
             .and_then(Option::as_ref)
             .map(|(_, version)| *version)
     }
@@ -45,8 +46,8 @@ impl Fetched {
 
     /// Installs a provider's remote keys; `version` should change whenever the document does
     /// (a digest of it), and only then.
-    pub fn set_remote_keys(&mut self, provider: usize, keys: KeySet, version: u64) {
-        if let Some(slot) = self.remote_keys.get_mut(provider) {
+    pub fn set_remote_keys(&mut self, provider: ProviderId, keys: KeySet, version: u64) {
+        if let Some(slot) = self.remote_keys.get_mut(provider.index()) {
             *slot = Some((keys, version));
         }
     }

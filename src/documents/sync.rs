@@ -13,7 +13,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use crate::config::FeedSource;
+use crate::config::{FeedSource, FilterConfig, ProviderId};
 use crate::documents::fetched::{self, Fetched};
 use crate::documents::schedule::FeedState;
 
@@ -39,7 +39,7 @@ pub enum StoreError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedKind {
-    Jwks { provider: usize },
+    Jwks { provider: ProviderId },
     Revocations,
 }
 
@@ -78,7 +78,7 @@ impl Feed {
     /// For logs: which document, from where.
     pub fn name(&self) -> String {
         let what = match self.kind {
-            FeedKind::Jwks { provider } => format!("JWKS of providers[{provider}]"),
+            FeedKind::Jwks { provider } => format!("JWKS of {provider}"),
             FeedKind::Revocations => "revocation feed".to_owned(),
         };
         format!("{what} ({}{})", self.source.cluster, self.source.path)
@@ -128,6 +128,25 @@ pub struct FeedSync {
 }
 
 impl FeedSync {
+    /// The documents a config needs: each provider's remote JWKS, then the revocation feed.
+    pub fn for_config(config: &FilterConfig) -> FeedSync {
+        let jwks = config
+            .providers_with_ids()
+            .filter_map(|(provider, settings)| {
+                let remote = settings.remote_jwks.as_ref()?;
+                Some(Feed::new(
+                    FeedKind::Jwks { provider },
+                    &remote.source,
+                    remote.kid_miss_cooldown_seconds,
+                ))
+            });
+        let revocations = config
+            .revocation
+            .iter()
+            .map(|revocation| Feed::new(FeedKind::Revocations, &revocation.source, 0));
+        FeedSync::new(jwks.chain(revocations).collect())
+    }
+
     pub fn new(feeds: Vec<Feed>) -> FeedSync {
         FeedSync {
             installed: vec![None; feeds.len()],
@@ -239,7 +258,7 @@ impl FeedSync {
 
     /// A token named a `kid` the provider's keys lack: make its JWKS due now, rate-limited.
     /// Returns whether this request made it due.
-    pub fn kid_miss(&self, store: &impl SharedStore, provider: usize, now_ms: u64) -> bool {
+    pub fn kid_miss(&self, store: &impl SharedStore, provider: ProviderId, now_ms: u64) -> bool {
         self.feeds
             .iter()
             .find(|feed| feed.kind == FeedKind::Jwks { provider })
@@ -353,25 +372,24 @@ mod tests {
     }
 
     const JWKS: usize = 0;
+    const FIRST: ProviderId = ProviderId::from_index(0);
     const FEED: usize = 1;
 
     fn vm() -> Vm {
         let config = config();
-        let jwks = config.providers[0].remote_jwks.as_ref().unwrap();
-        let feeds = vec![
-            Feed::new(
-                FeedKind::Jwks { provider: 0 },
-                &jwks.source,
-                jwks.kid_miss_cooldown_seconds,
-            ),
-            Feed::new(
-                FeedKind::Revocations,
-                &config.revocation.as_ref().unwrap().source,
-                0,
-            ),
-        ];
+        let sync = FeedSync::for_config(&config);
+        let kinds: Vec<FeedKind> = sync.feeds().iter().map(|feed| feed.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                FeedKind::Jwks {
+                    provider: ProviderId::from_index(0)
+                },
+                FeedKind::Revocations
+            ]
+        );
         Vm {
-            sync: FeedSync::new(feeds),
+            sync,
             fetched: Fetched::new(&config),
         }
     }
@@ -541,10 +559,10 @@ mod tests {
         a.sync
             .fetched(&store, &mut a.fetched, JWKS, Ok(jwks_body()), 1_100)
             .unwrap();
-        let good = a.fetched.remote_version(0);
+        let good = a.fetched.remote_version(FIRST);
         assert!(good.is_some());
         b.sync.sync(&store, &mut b.fetched, false);
-        assert_eq!(b.fetched.remote_version(0), good);
+        assert_eq!(b.fetched.remote_version(FIRST), good);
 
         // Due again after the refresh period; the identity service now serves garbage.
         assert_eq!(a.sync.claim_due(&store, 61_100), vec![JWKS, FEED]);
@@ -559,10 +577,10 @@ mod tests {
             )
             .unwrap_err();
         assert!(why.contains("JSON"), "{why}");
-        assert_eq!(a.fetched.remote_version(0), good, "last good keys kept");
+        assert_eq!(a.fetched.remote_version(FIRST), good, "last good keys kept");
         assert!(b.sync.sync(&store, &mut b.fetched, false).is_empty());
         assert_eq!(
-            b.fetched.remote_version(0),
+            b.fetched.remote_version(FIRST),
             good,
             "nothing new was published"
         );
@@ -592,7 +610,7 @@ mod tests {
         let refused = b.sync.sync(&store, &mut b.fetched, false);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].0, JWKS);
-        assert_eq!(b.fetched.remote_version(0), good);
+        assert_eq!(b.fetched.remote_version(FIRST), good);
     }
 
     #[test]
@@ -605,9 +623,15 @@ mod tests {
             .fetched(&store, &mut a.fetched, JWKS, Ok(jwks_body()), 1_100)
             .unwrap();
         assert_eq!(a.sync.claim_due(&store, 5_000), vec![FEED]);
-        assert!(a.sync.kid_miss(&store, 0, 5_000));
-        assert!(!a.sync.kid_miss(&store, 0, 5_001), "within the cooldown");
-        assert!(!a.sync.kid_miss(&store, 7, 5_002), "no such provider");
+        assert!(a.sync.kid_miss(&store, FIRST, 5_000));
+        assert!(
+            !a.sync.kid_miss(&store, FIRST, 5_001),
+            "within the cooldown"
+        );
+        assert!(
+            !a.sync.kid_miss(&store, ProviderId::from_index(7), 5_002),
+            "no such provider"
+        );
         assert_eq!(a.sync.claim_due(&store, 5_003), vec![JWKS]);
     }
 

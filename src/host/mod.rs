@@ -18,8 +18,8 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
 
-use crate::config::{FilterConfig, HeaderReads};
-use crate::documents::sync::{Feed, FeedKind, FeedSync, SharedStore, StoreError};
+use crate::config::{FilterConfig, HeaderReads, ProviderId};
+use crate::documents::sync::{FeedKind, FeedSync, SharedStore, StoreError};
 use crate::documents::Fetched;
 use crate::request::cache::TokenCache;
 use crate::request::decision::{self, Decision, Request, Resume, Verdict};
@@ -205,9 +205,9 @@ impl Shared {
     }
 
     /// A token named a `kid` the provider's keys lack: make its JWKS due now, rate-limited.
-    fn request_refetch(&self, provider: usize) {
+    fn request_refetch(&self, provider: ProviderId) {
         if self.feeds.borrow().kid_miss(&HostStore, provider, now_ms()) {
-            info!("jwt-relay: unknown kid, refetching the JWKS of providers[{provider}]");
+            info!("jwt-relay: unknown kid, refetching the JWKS of {provider}");
             Metrics::bump(self.metrics.jwks_kid_miss_refetch);
         }
     }
@@ -315,28 +315,15 @@ impl RootContext for Root {
         for note in &config.notes {
             warn!("jwt-relay: {note}");
         }
-        let mut feeds = Vec::new();
-        for (provider, settings) in config.providers.iter().enumerate() {
-            if let Some(remote) = &settings.remote_jwks {
-                feeds.push(Feed::new(
-                    FeedKind::Jwks { provider },
-                    &remote.source,
-                    remote.kid_miss_cooldown_seconds,
-                ));
-            }
-        }
-        if let Some(revocation) = &config.revocation {
-            feeds.push(Feed::new(FeedKind::Revocations, &revocation.source, 0));
-        }
+        let feeds = FeedSync::for_config(&config);
         info!(
             "jwt-relay {} configured: role {}, {} provider(s), {} narrowing upstream(s), {} remote document(s)",
             env!("CARGO_PKG_VERSION"),
             config.role.name(),
             config.providers.len(),
             config.upstreams.len(),
-            feeds.len()
+            feeds.feeds().len()
         );
-        let feeds = FeedSync::new(feeds);
         feeds.create_schedules(&HostStore);
         if let Err(status) = hostcalls::set_tick_period(TICK) {
             error!("jwt-relay could not start its timer: {status:?}");

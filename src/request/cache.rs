@@ -17,6 +17,7 @@ use jwt_compact::Claims;
 use crate::config::CacheLimits;
 use crate::token::alg::Alg;
 use crate::token::claims::ClaimSet;
+use crate::token::ProviderId;
 
 /// Bytes accounted per entry beyond the token itself (map slot, claims structure).
 const ENTRY_OVERHEAD: usize = 256;
@@ -24,7 +25,7 @@ const ENTRY_OVERHEAD: usize = 256;
 /// A verified token, as the cache keeps it.
 #[derive(Debug, Clone)]
 pub struct CachedToken {
-    pub provider_index: usize,
+    pub provider: ProviderId,
     pub alg: Alg,
     pub claims: Rc<Claims<ClaimSet>>,
     /// The remote key set version that verified it; `None` when a local key did.
@@ -36,7 +37,7 @@ pub struct CachedToken {
 
 impl CachedToken {
     pub fn new(
-        provider_index: usize,
+        provider: ProviderId,
         alg: Alg,
         claims: Rc<Claims<ClaimSet>>,
         key_version: Option<u64>,
@@ -44,7 +45,7 @@ impl CachedToken {
         token_len: usize,
     ) -> CachedToken {
         CachedToken {
-            provider_index,
+            provider,
             alg,
             claims,
             key_version,
@@ -105,7 +106,7 @@ impl TokenCache {
         &mut self,
         token: &str,
         now: i64,
-        key_version: impl Fn(usize) -> Option<u64>,
+        key_version: impl Fn(ProviderId) -> Option<u64>,
     ) -> Option<CachedToken> {
         let Some(entry) = self.entries.get(token).cloned() else {
             self.misses = self.misses.saturating_add(1);
@@ -114,7 +115,7 @@ impl TokenCache {
         let stale = now > entry.evict_after
             || entry
                 .key_version
-                .is_some_and(|version| key_version(entry.provider_index) != Some(version));
+                .is_some_and(|version| key_version(entry.provider) != Some(version));
         if stale {
             self.remove(token);
             self.misses = self.misses.saturating_add(1);
@@ -162,7 +163,7 @@ mod tests {
 
     fn entry(key_version: Option<u64>, evict_after: i64, token_len: usize) -> CachedToken {
         CachedToken::new(
-            0,
+            ProviderId::from_index(0),
             Alg::Rs256,
             Rc::new(Claims::new(ClaimSet::default())),
             key_version,

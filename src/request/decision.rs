@@ -2,7 +2,7 @@
 
 use jwt_compact::Claims;
 
-use crate::config::{FilterConfig, HeaderReads, Location, OnMissingEmbedded};
+use crate::config::{FilterConfig, HeaderReads, Location, OnMissingEmbedded, ProviderId};
 use crate::documents::Fetched;
 use crate::request::cache::TokenCache;
 use crate::request::extract::{self, ExtractError};
@@ -58,7 +58,7 @@ pub struct Facts<'c> {
     /// The audience whose narrowed token was forwarded.
     pub narrowed_to: Option<&'c str>,
     /// A provider whose remote JWKS should be refetched: a token named a `kid` it lacks.
-    pub refetch_jwks: Option<usize>,
+    pub refetch_jwks: Option<ProviderId>,
     /// (filter state key, value) of the configured claims of the presented token, once its
     /// signature, issuer and audience are verified (also when it is then refused, e.g. expired).
     pub claims: Vec<(String, String)>,

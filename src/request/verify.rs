@@ -23,7 +23,7 @@ use crate::token::claims::{self, ClaimSet};
 use crate::token::keys::{self, KeyError, KeySet, SignatureError};
 use crate::token::lifetime::{self, LifetimePolicy};
 use crate::token::role::Role;
-use crate::token::TokenError;
+use crate::token::{ProviderId, TokenError};
 
 /// Which audiences the token's `aud` must overlap.
 #[derive(Debug, Clone, Copy)]
@@ -39,7 +39,7 @@ pub enum AudienceCheck<'a> {
 #[derive(Debug)]
 pub struct VerifiedToken<'c> {
     provider: &'c Provider,
-    provider_index: usize,
+    provider_id: ProviderId,
     alg: Alg,
     /// Shared with the cache: a hit costs a reference count, not a copy.
     claims: Rc<Claims<ClaimSet>>,
@@ -100,10 +100,9 @@ pub fn verify<'c>(
     let verified = match cached {
         Some(hit) => VerifiedToken {
             provider: config
-                .providers
-                .get(hit.provider_index)
+                .provider(hit.provider)
                 .ok_or(TokenError::UnknownIssuer)?,
-            provider_index: hit.provider_index,
+            provider_id: hit.provider,
             alg: hit.alg,
             claims: hit.claims,
         },
@@ -120,7 +119,7 @@ pub fn verify<'c>(
                 cache.insert(
                     token,
                     CachedToken::new(
-                        verified.provider_index,
+                        verified.provider_id,
                         verified.alg,
                         Rc::clone(&verified.claims),
                         key_version,
@@ -196,10 +195,8 @@ fn verify_uncached<'c>(
     // signature check. Parsed here, strictly, so that a token whose key is not there costs no
     // more than this (jwt-compact's own parse of the whole token comes after the key is found).
     let issuer = unverified_issuer(token)?;
-    let (provider_index, provider) = config
-        .providers
-        .iter()
-        .enumerate()
+    let (provider_id, provider) = config
+        .providers_with_ids()
         .find(|(_, p)| p.issuer == issuer)
         .ok_or(TokenError::UnknownIssuer)?;
     check_type(header.typ.as_deref(), provider)?;
@@ -207,14 +204,14 @@ fn verify_uncached<'c>(
     if !provider.algorithms.contains(&alg) {
         return Err(TokenError::AlgorithmNotAllowed);
     }
-    let remote = inputs.fetched.remote_keys(provider_index);
+    let remote = inputs.fetched.remote_keys(provider_id);
     if provider.keys.is_empty() && remote.is_none() {
         return Err(TokenError::KeysUnavailable);
     }
     let sets: Vec<&KeySet> = core::iter::once(&provider.keys).chain(remote).collect();
     let key = keys::select(&sets, header.kid.as_deref(), alg).map_err(|error| match error {
         KeyError::UnknownKid => TokenError::UnknownKid {
-            refetch: provider.remote_jwks.as_ref().map(|_| provider_index),
+            refetch: provider.remote_jwks.as_ref().map(|_| provider_id),
         },
         KeyError::NoKeyForAlgorithm => TokenError::NoKeyForAlgorithm,
         KeyError::KidRequired => TokenError::KidRequired,
@@ -233,12 +230,12 @@ fn verify_uncached<'c>(
     let key_version = if provider.keys.holds(key) {
         None
     } else {
-        inputs.fetched.remote_version(provider_index)
+        inputs.fetched.remote_version(provider_id)
     };
     Ok((
         VerifiedToken {
             provider,
-            provider_index,
+            provider_id,
             alg,
             claims: Rc::new(claims),
         },

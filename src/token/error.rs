@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+use crate::token::ProviderId;
+
 /// Why a token was refused. Descriptions are fixed text: nothing from the token is echoed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenError {
@@ -16,7 +18,7 @@ pub enum TokenError {
     AlgorithmNotAllowed,
     /// No key has this `kid`. `refetch` names the provider whose remote JWKS may hold it.
     UnknownKid {
-        refetch: Option<usize>,
+        refetch: Option<ProviderId>,
     },
     /// The provider's keys come from a remote JWKS that has not been fetched yet.
     KeysUnavailable,
@@ -173,7 +175,7 @@ impl fmt::Display for TokenError {
 impl TokenError {
     /// The provider whose remote JWKS should be refetched, if this failure calls for it
     /// (an unknown `kid`, also inside an embedded token).
-    pub fn refetch(&self) -> Option<usize> {
+    pub fn refetch(&self) -> Option<ProviderId> {
         match self {
             TokenError::UnknownKid { refetch } => *refetch,
             TokenError::Embedded(inner) => inner.refetch(),

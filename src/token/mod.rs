@@ -8,7 +8,9 @@ mod error;
 pub mod es256_verify;
 pub mod keys;
 pub mod lifetime;
+mod provider;
 pub mod role;
 pub mod rsa_verify;
 
 pub use error::{Refusal, TokenError};
+pub use provider::ProviderId;
