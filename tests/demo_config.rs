@@ -1,19 +1,16 @@
 //! The configs in `envoy/` themselves: `demo.yaml` inlines the demo JWKS, every cluster the filter
 //! fetches from exists, Envoy accepts `demo.yaml` and `identity.yaml`, and Envoy refuses them once
 //! the plugin configuration is wrong (the filter's `on_configure` runs in `--mode validate`).
-//! And the demo: `envoy/demo.sh` can still read and run the README's walkthrough.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
 
 mod support;
 
 use std::fs;
-use std::process::Command;
 
 use serde_json::Value;
 use support::{
-    envoy_validate, render_config, render_demo_config, replace_all, repo_root, scratch_dir,
-    wasm_path,
+    envoy_validate, render_config, render_demo_config, replace_all, repo_root, wasm_path,
 };
 
 /// Every JWKS given as `"local_jwks": {"inline": <JWKS>}` in the YAML text.
@@ -172,108 +169,4 @@ fn envoy_refuses_a_bad_role() {
         log.contains("role"),
         "the log does not name the field `role`:\n{log}"
     );
-}
-
-/// `bash envoy/demo.sh --list`, reading `readme` instead of README.md when given: (success, stdout,
-/// stderr).
-fn demo_list(readme: Option<&std::path::Path>) -> (bool, String, String) {
-    let mut command = Command::new("bash");
-    command
-        .arg("envoy/demo.sh")
-        .arg("--list")
-        .current_dir(repo_root());
-    if let Some(readme) = readme {
-        command.env("DEMO_README", readme);
-    }
-    let out = command.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// `make demo` runs README.md's "The demo, scenario by scenario" as written, so the README is the
-/// only copy of the walkthrough: demo.sh must understand every line of it, and every scenario must
-/// request something and check the answer.
-#[test]
-fn demo_sh_can_run_the_readme_walkthrough() {
-    let (ok, listing, errors) = demo_list(None);
-    assert!(
-        ok,
-        "envoy/demo.sh --list cannot read README.md's demo section:\n{errors}{listing}"
-    );
-    // (title, curl lines, checks) per scenario, from lines `scenario N: TITLE`, `  $ curl ...`
-    // and `  check: ...`.
-    let mut scenarios: Vec<(String, usize, usize)> = Vec::new();
-    for line in listing.lines() {
-        if let Some(title) = line.strip_prefix("scenario ") {
-            scenarios.push((title.to_owned(), 0, 0));
-        } else if let Some(current) = scenarios.last_mut() {
-            if line.starts_with("  $ curl ") {
-                current.1 += 1;
-            } else if line.starts_with("  check: ") {
-                current.2 += 1;
-            }
-        }
-    }
-    assert!(
-        scenarios.len() >= 10,
-        "expected at least 10 demo scenarios, found {}:\n{listing}",
-        scenarios.len()
-    );
-    for (title, curls, checks) in &scenarios {
-        assert!(
-            *curls >= 1 && *checks >= 1,
-            "scenario {title}: {curls} curl(s), {checks} check(s); each needs at least one:\n{listing}"
-        );
-    }
-    assert!(
-        listing.contains(&format!("\n{} scenarios, ", scenarios.len())),
-        "the listing's summary does not count {} scenarios:\n{listing}",
-        scenarios.len()
-    );
-}
-
-/// A line demo.sh does not understand, or a request nobody checks, fails `--list` (and so this
-/// test suite) instead of drifting away from what `make demo` runs.
-#[test]
-fn demo_sh_refuses_a_walkthrough_it_cannot_run() {
-    let readme = fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let dir = scratch_dir("demo-list");
-    let cases = [
-        (
-            "a command demo.sh does not know",
-            "\ncurl -i http://127.0.0.1:10000/\n",
-            "\nwget -S http://127.0.0.1:10000/\n",
-            "not a line demo.sh understands",
-        ),
-        (
-            "a request with no check",
-            "<!-- check: status 401; challenge_is 'Bearer realm=\"jwt-relay\"' -->\n",
-            "\n",
-            "no <!-- check",
-        ),
-        (
-            "an unknown check",
-            "<!-- check: status 401; challenge_is ",
-            "<!-- check: status_code 401; challenge_is ",
-            "unknown check",
-        ),
-    ];
-    for (name, from, to, word) in cases {
-        assert_eq!(
-            readme.matches(from).count(),
-            1,
-            "{name}: README.md no longer has exactly one {from:?}"
-        );
-        let broken = dir.join("README.md");
-        fs::write(&broken, readme.replacen(from, to, 1)).unwrap();
-        let (ok, listing, errors) = demo_list(Some(&broken));
-        assert!(!ok, "{name}: demo.sh --list accepted it:\n{listing}");
-        assert!(
-            errors.contains(word),
-            "{name}: the error does not say {word:?}:\n{errors}"
-        );
-    }
 }

