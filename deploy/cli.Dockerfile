@@ -9,9 +9,10 @@
 FROM rust:1.95-slim-trixie AS build
 WORKDIR /src
 # The workspace: the filter crate (the CLI links its rlib: `check-config` runs the filter's own
-# parser) and the CLI. Cargo.lock pins every dependency (--locked).
+# parser), its signature verifiers and the CLI. Cargo.lock pins every dependency (--locked).
 COPY Cargo.toml Cargo.lock ./
 COPY src/ src/
+COPY verifiers/ verifiers/
 COPY cli/ cli/
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \

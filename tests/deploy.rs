@@ -900,7 +900,10 @@ fn cli_image_copies_what_its_build_needs() {
             copied.push(source.to_owned());
         }
     }
-    assert_eq!(copied, ["Cargo.toml", "Cargo.lock", "src", "cli"]);
+    assert_eq!(
+        copied,
+        ["Cargo.toml", "Cargo.lock", "src", "verifiers", "cli"]
+    );
     // The build context holds only those: the workspace must load there, with nothing else of
     // the repository (bench/, tests/, envoy/, ...). That Cargo.lock is current (the image builds
     // `--locked`) is what `make build` and `make test` check, with `--locked` too.
@@ -932,7 +935,10 @@ fn cli_image_copies_what_its_build_needs() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(members, BTreeSet::from(["jwt-relay", "jwt-relay-cli"]));
+    assert_eq!(
+        members,
+        BTreeSet::from(["jwt-relay", "jwt-relay-cli", "jwt-relay-verifiers"])
+    );
     assert!(
         steps
             .iter()

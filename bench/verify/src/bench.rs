@@ -11,13 +11,8 @@ use jwt_compact::{Algorithm, AlgorithmExt, AlgorithmSignature, UntrustedToken};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-#[path = "../../../src/token/rsa_verify.rs"]
-#[allow(dead_code)]
-mod rsa_verify;
-
-#[path = "../../../src/token/es256_verify.rs"]
-#[allow(dead_code)]
-mod es256_verify;
+// The filter's verifiers, from the workspace's verifiers/ crate.
+use jwt_relay_verifiers::{es256 as es256_verify, rsa as rsa_verify};
 
 mod cios;
 mod lazy;

@@ -150,8 +150,9 @@ impl RsaVerifyingKey {
     }
 
     /// RSAVP1 then I2OSP (RFC 8017 §8.2.2 steps 1–2, §5.2.2): `signature`^e mod n as k bytes,
-    /// or `None` when the signature is not k bytes long or not smaller than n.
-    pub(crate) fn public_operation(&self, signature: &[u8]) -> Option<Vec<u8>> {
+    /// or `None` when the signature is not k bytes long or not smaller than n. Public for the
+    /// benchmarks (`bench/verify` times it alone); a verdict comes only from [`Self::verify`].
+    pub fn public_operation(&self, signature: &[u8]) -> Option<Vec<u8>> {
         if signature.len() != self.len {
             return None;
         }
