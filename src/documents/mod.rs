@@ -3,8 +3,9 @@
 //! Envoy share one fetch (`sync`, behind a small store trait the host implements).
 
 pub mod fetched;
-pub mod revocation;
-pub mod schedule;
+pub(crate) mod revocation;
+pub(crate) mod schedule;
 pub mod sync;
 
+// `fetched` and `sync` (the seam the host implements) are API; the parsers behind them are not.
 pub use fetched::{parse_remote_jwks, parse_revocations, Fetched};

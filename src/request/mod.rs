@@ -6,14 +6,18 @@
 
 pub mod cache;
 pub mod decision;
-pub mod extract;
+pub(crate) mod extract;
 pub mod flow;
-pub mod narrow;
-pub mod outcome;
-pub mod reply;
-pub mod revoked;
-pub mod role;
+pub(crate) mod narrow;
+pub(crate) mod outcome;
+pub(crate) mod reply;
+pub(crate) mod revoked;
+pub(crate) mod role;
 pub mod verify;
 
+// The deliberate API: `decision`, `cache` and `verify` (tests, fuzz, benches, the CLI), `flow` (the
+// seam the host implements) and the types a decision is made of. The other stages are the
+// crate's own.
 pub use decision::{evaluate, Decision, HeaderPlan, Request, Verdict};
 pub use outcome::Outcome;
+pub use reply::Denial;
