@@ -57,6 +57,27 @@ impl Fetched {
     }
 }
 
+/// Whether a finished fetch is worth reading: a 200 whose body fits `max_bytes`. Checked before
+/// the body is copied out of the host, so an oversized answer costs no allocation. `status` is
+/// `None` when there was no response (connection failure or timeout).
+pub fn check_response(
+    status: Option<&[u8]>,
+    body_size: usize,
+    max_bytes: usize,
+) -> Result<(), String> {
+    match status {
+        Some(b"200") => {}
+        Some(other) => return Err(format!("status {}", String::from_utf8_lossy(other))),
+        None => return Err("no response (connection failure or timeout)".into()),
+    }
+    if body_size > max_bytes {
+        return Err(format!(
+            "body of {body_size} bytes is over max_bytes {max_bytes}"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks and parses a fetched JWKS. Symmetric (`oct`) keys are secrets and are never taken
 /// from a fetched document.
 pub fn parse_remote_jwks(body: &[u8], max_bytes: usize) -> Result<ParsedJwks, String> {
@@ -97,6 +118,21 @@ mod tests {
         assert!(parse_remote_jwks(br#"{"keys": []}"#, 1024).is_err());
         assert!(parse_revocations(br#"{"revoked": []}"#, 1024).is_ok());
         assert!(parse_revocations(&[b' '; 2048], 1024).is_err());
+    }
+
+    #[test]
+    fn only_a_200_that_fits_is_read() {
+        assert_eq!(check_response(Some(b"200"), 1024, 1024), Ok(()));
+        let over = check_response(Some(b"200"), 1025, 1024).unwrap_err();
+        assert!(over.contains("max_bytes"), "{over}");
+        assert_eq!(
+            check_response(Some(b"503"), 10, 1024),
+            Err("status 503".to_owned())
+        );
+        let absent = check_response(None, 0, 1024).unwrap_err();
+        assert!(absent.contains("no response"), "{absent}");
+        // A status the host garbled is reported, not trusted.
+        assert!(check_response(Some(b"\xff200"), 10, 1024).is_err());
     }
 
     #[test]

@@ -84,6 +84,16 @@ impl Feed {
         format!("{what} ({}{})", self.source.cluster, self.source.path)
     }
 
+    /// The GET that fetches this document: its request headers (pseudo-headers included).
+    pub fn request_headers(&self) -> [(&str, &str); 4] {
+        [
+            (":method", "GET"),
+            (":path", self.source.path.as_str()),
+            (":authority", self.source.authority.as_str()),
+            ("accept", "application/json"),
+        ]
+    }
+
     fn refresh_ms(&self) -> u64 {
         self.source.refresh_seconds.saturating_mul(1000)
     }

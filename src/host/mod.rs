@@ -1,32 +1,39 @@
 //! The proxy-wasm adapter: the only module that talks to Envoy.
 //!
 //! Per request it reads what the decision needs (headers, the listener's role metadata, the
-//! route's cluster, the clock), calls `decision::evaluate`, and applies the answer. On each tick
-//! it keeps the remote documents (JWKS, revocation feed) current: one VM per Envoy wins a CAS
-//! lease in shared data and fetches; the body is published in shared data; every VM installs a
-//! new version once. Host calls go through `proxy_wasm::hostcalls` directly: the `Context`
-//! helpers in proxy-wasm 0.2 unwrap host errors and non-UTF-8 header values, and a trap here
-//! would fail every request on the worker.
+//! route's cluster, the clock), calls `decision::evaluate`, and hands the verdict to the flow,
+//! which applies it through `calls::HostRequest`. On each tick it flushes the stats tally and
+//! dispatches the document fetches `documents::sync` says are due (its lease, install and
+//! publish logic runs against `calls::HostStore`). `calls` wraps every host call once; host
+//! calls go through `proxy_wasm::hostcalls` directly, because the `Context` helpers in
+//! proxy-wasm 0.2 unwrap host errors and non-UTF-8 header values, and a trap here would fail
+//! every request on the worker. `metrics` defines and increments Envoy's counters.
+
+mod calls;
+mod metrics;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use log::{debug, error, info, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
 
-use crate::config::{FilterConfig, HeaderReads, ProviderId};
-use crate::documents::sync::{FeedKind, FeedSync, SharedStore, StoreError};
+use crate::config::{FilterConfig, ProviderId};
+use crate::documents::sync::FeedSync;
 use crate::documents::Fetched;
 use crate::request::cache::TokenCache;
 use crate::request::decision::{self, Decision, Request, Resume, Verdict};
-use crate::request::flow::{self, Answer, Callout, Flow, HostError, RequestHost, Step};
-use crate::request::outcome::Outcome;
-use crate::request::reply::Denial;
+use crate::request::flow::Flow;
 use crate::token::role::Role;
+use calls::{
+    action, export_filter_state, fail_closed, follow_host_log_level, host_clock, now_ms, property,
+    read_answer, read_fetch, read_headers, HostRequest, HostStore,
+};
+use metrics::Metrics;
 
 const ROLE_PROPERTY: [&str; 5] = [
     "xds",
@@ -48,140 +55,6 @@ proxy_wasm::main! {{
         Box::new(Root { shared: None, in_flight: HashMap::new() })
     });
 }}
-
-/// Envoy counters. Fetch outcomes are counted as they happen (rare); request outcomes are
-/// counted in memory and added to Envoy's counters on each tick, so that a request costs no
-/// host call for its stats (the counters lag by at most one tick).
-struct Metrics {
-    jwks_fetch_ok: Option<u32>,
-    jwks_fetch_failed: Option<u32>,
-    revocation_fetch_ok: Option<u32>,
-    revocation_fetch_failed: Option<u32>,
-    jwks_kid_miss_refetch: Option<u32>,
-    /// Request outcomes since the last flush, by counter name suffix.
-    pending: RefCell<HashMap<Counter, u64>>,
-    /// Counter ids by full name, defined on first use.
-    ids: RefCell<HashMap<String, Option<u32>>>,
-}
-
-/// A request counter: `jwt_relay.allowed`, `.denied`, `.cache_hit`, `.cache_miss`, then
-/// `jwt_relay.<outcome>` for allowed outcomes other than `allowed` and
-/// `jwt_relay.denied.<outcome>` for refusals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Counter {
-    Allowed,
-    Denied,
-    CacheHit,
-    CacheMiss,
-    AllowedAs(Outcome),
-    DeniedAs(Outcome),
-}
-
-impl Counter {
-    fn name(self) -> String {
-        match self {
-            Counter::Allowed => "jwt_relay.allowed".into(),
-            Counter::Denied => "jwt_relay.denied".into(),
-            Counter::CacheHit => "jwt_relay.cache_hit".into(),
-            Counter::CacheMiss => "jwt_relay.cache_miss".into(),
-            Counter::AllowedAs(outcome) => format!("jwt_relay.{}", outcome.name()),
-            Counter::DeniedAs(outcome) => format!("jwt_relay.denied.{}", outcome.name()),
-        }
-    }
-}
-
-/// Counters defined up front, so that they read 0 rather than being absent.
-const STANDING_COUNTERS: [Counter; 6] = [
-    Counter::Allowed,
-    Counter::AllowedAs(Outcome::Narrowed),
-    Counter::Denied,
-    Counter::CacheHit,
-    Counter::CacheMiss,
-    Counter::DeniedAs(Outcome::EmbeddedMissing),
-];
-
-impl Metrics {
-    fn define() -> Metrics {
-        let counter = |name: &str| hostcalls::define_metric(MetricType::Counter, name).ok();
-        let metrics = Metrics {
-            jwks_fetch_ok: counter("jwt_relay.jwks_fetch_ok"),
-            jwks_fetch_failed: counter("jwt_relay.jwks_fetch_failed"),
-            revocation_fetch_ok: counter("jwt_relay.revocation_fetch_ok"),
-            revocation_fetch_failed: counter("jwt_relay.revocation_fetch_failed"),
-            jwks_kid_miss_refetch: counter("jwt_relay.jwks_kid_miss_refetch"),
-            pending: RefCell::new(HashMap::new()),
-            ids: RefCell::new(HashMap::new()),
-        };
-        for counter in STANDING_COUNTERS {
-            metrics.id(counter);
-        }
-        metrics
-    }
-
-    fn id(&self, counter: Counter) -> Option<u32> {
-        *self
-            .ids
-            .borrow_mut()
-            .entry(counter.name())
-            .or_insert_with_key(|name| hostcalls::define_metric(MetricType::Counter, name).ok())
-    }
-
-    /// Counts one request's outcome: every request is `allowed` or `denied` (and
-    /// `denied.<reason>`); narrowed and stripped requests are counted as such too.
-    fn record(&self, decision: &Decision<'_>) {
-        let mut pending = self.pending.borrow_mut();
-        let mut count = |counter| {
-            let n = pending.entry(counter).or_insert(0);
-            *n = n.saturating_add(1);
-        };
-        let outcome = decision.facts.outcome;
-        match decision.verdict {
-            Verdict::Allow(_) => {
-                count(Counter::Allowed);
-                if outcome != Outcome::Allowed {
-                    count(Counter::AllowedAs(outcome));
-                }
-            }
-            Verdict::Deny { .. } => {
-                count(Counter::Denied);
-                count(Counter::DeniedAs(outcome));
-            }
-            // Counted when the resumed decision allows or denies.
-            Verdict::Callout { .. } => {}
-        }
-    }
-
-    /// Adds what was counted since the last flush to Envoy's counters.
-    fn flush(&self, cache: &mut TokenCache) {
-        let mut pending = std::mem::take(&mut *self.pending.borrow_mut());
-        let (hits, misses) = cache.take_counts();
-        for (counter, n) in [(Counter::CacheHit, hits), (Counter::CacheMiss, misses)] {
-            if n > 0 {
-                pending.insert(counter, n);
-            }
-        }
-        for (counter, n) in pending {
-            if let Some(id) = self.id(counter) {
-                let _ = hostcalls::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
-            }
-        }
-    }
-
-    fn bump(metric: Option<u32>) {
-        if let Some(id) = metric {
-            let _ = hostcalls::increment_metric(id, 1);
-        }
-    }
-
-    fn fetched(&self, kind: FeedKind, ok: bool) {
-        Metrics::bump(match (kind, ok) {
-            (FeedKind::Jwks { .. }, true) => self.jwks_fetch_ok,
-            (FeedKind::Jwks { .. }, false) => self.jwks_fetch_failed,
-            (FeedKind::Revocations, true) => self.revocation_fetch_ok,
-            (FeedKind::Revocations, false) => self.revocation_fetch_failed,
-        });
-    }
-}
 
 /// What the root context and its HTTP contexts share within one VM.
 struct Shared {
@@ -208,7 +81,7 @@ impl Shared {
     fn request_refetch(&self, provider: ProviderId) {
         if self.feeds.borrow().kid_miss(&HostStore, provider, now_ms()) {
             info!("jwt-relay: unknown kid, refetching the JWKS of {provider}");
-            Metrics::bump(self.metrics.jwks_kid_miss_refetch);
+            self.metrics.kid_miss_refetch();
         }
     }
 
@@ -244,22 +117,6 @@ impl Shared {
     }
 }
 
-/// Proxy-wasm shared data, as the feed logic's store.
-struct HostStore;
-
-impl SharedStore for HostStore {
-    fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), StoreError> {
-        hostcalls::get_shared_data(key).map_err(|_| StoreError::Failed)
-    }
-
-    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
-        hostcalls::set_shared_data(key, Some(value), cas).map_err(|status| match status {
-            Status::CasMismatch => StoreError::CasMismatch,
-            _ => StoreError::Failed,
-        })
-    }
-}
-
 struct Root {
     shared: Option<Rc<Shared>>,
     /// Fetches this VM started: call token → feed index.
@@ -287,7 +144,7 @@ impl Context for Root {
         let Some(max_bytes) = max_bytes else {
             return;
         };
-        shared.fetch_ended(index, read_response(max_bytes, body_size));
+        shared.fetch_ended(index, read_fetch(max_bytes, body_size));
     }
 }
 
@@ -351,23 +208,18 @@ impl RootContext for Root {
         shared.sync(false);
         let due = shared.feeds.borrow().claim_due(&HostStore, now_ms());
         for index in due {
-            let Some(source) = shared
-                .feeds
-                .borrow()
-                .feeds()
-                .get(index)
-                .map(|feed| feed.source.clone())
-            else {
+            let Some(feed) = shared.feeds.borrow().feeds().get(index).cloned() else {
                 continue;
             };
-            let headers = vec![
-                (":method", "GET"),
-                (":path", source.path.as_str()),
-                (":authority", source.authority.as_str()),
-                ("accept", "application/json"),
-            ];
-            let timeout = Duration::from_millis(source.timeout_ms);
-            match hostcalls::dispatch_http_call(&source.cluster, headers, None, vec![], timeout) {
+            let timeout = Duration::from_millis(feed.source.timeout_ms);
+            let headers = feed.request_headers().to_vec();
+            match hostcalls::dispatch_http_call(
+                &feed.source.cluster,
+                headers,
+                None,
+                vec![],
+                timeout,
+            ) {
                 Ok(token) => {
                     self.in_flight.insert(token, index);
                 }
@@ -388,42 +240,6 @@ impl RootContext for Root {
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
     }
-}
-
-/// Reads a finished fetch: a 200 whose body fits `max_bytes`.
-fn read_response(max_bytes: usize, body_size: usize) -> Result<Vec<u8>, String> {
-    let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
-        .flatten();
-    match status.as_deref() {
-        Some(b"200") => {}
-        Some(other) => return Err(format!("status {}", String::from_utf8_lossy(other))),
-        None => return Err("no response (connection failure or timeout)".into()),
-    }
-    if body_size > max_bytes {
-        return Err(format!(
-            "body of {body_size} bytes is over max_bytes {max_bytes}"
-        ));
-    }
-    match hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size) {
-        Ok(Some(body)) => Ok(body),
-        Ok(None) => Err("empty body".into()),
-        Err(status) => Err(format!("body unavailable: {status:?}")),
-    }
-}
-
-/// Time since the Unix epoch by the host's clock.
-fn host_clock() -> Option<Duration> {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
-}
-
-/// For fetch scheduling, where a missing clock only means an early fetch.
-fn now_ms() -> u64 {
-    host_clock().map_or(0, |since| {
-        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-    })
 }
 
 struct Filter {
@@ -458,8 +274,11 @@ impl HttpContext for Filter {
         // prove that the configured failure_policy heals (or keeps refusing) after a VM crash.
         #[cfg(feature = "test-trap")]
         #[allow(clippy::panic)]
-        if hostcalls::get_map_value(MapType::HttpRequestHeaders, "x-jwt-relay-test-trap")
-            .is_ok_and(|v| v.is_some())
+        if hostcalls::get_map_value(
+            proxy_wasm::types::MapType::HttpRequestHeaders,
+            "x-jwt-relay-test-trap",
+        )
+        .is_ok_and(|v| v.is_some())
         {
             panic!("test-trap: x-jwt-relay-test-trap asked for a trap");
         }
@@ -498,52 +317,9 @@ impl HttpContext for Filter {
         if let Some(provider) = decision.facts.refetch_jwks {
             shared.request_refetch(provider);
         }
-        shared.metrics.record(&decision);
+        shared.metrics.tally.borrow_mut().record(&decision);
         export_filter_state(&shared.config, &decision);
         apply(&mut self.flow, decision)
-    }
-}
-
-/// The request headers the decision needs: all in one copy, or only the named ones (one lookup
-/// each: about one copy's cost with few headers, less the more headers a client sends).
-fn read_headers(reads: &HeaderReads) -> Result<Vec<(String, Vec<u8>)>, Status> {
-    match reads {
-        HeaderReads::All => hostcalls::get_map_bytes(MapType::HttpRequestHeaders),
-        HeaderReads::Only(names) => {
-            let mut headers = Vec::with_capacity(names.len());
-            for name in names {
-                if let Some(value) =
-                    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)?
-                {
-                    headers.push((name.clone(), value));
-                }
-            }
-            Ok(headers)
-        }
-    }
-}
-
-/// Envoy filters log lines by level itself, but formatting a line the host will drop still
-/// costs time on every request: mirror the host's level so disabled lines are skipped early.
-/// Checked on configure and on each tick, so an admin `/logging` change takes effect.
-fn follow_host_log_level() {
-    if let Ok(level) = hostcalls::get_log_level() {
-        proxy_wasm::set_log_level(level);
-    }
-}
-
-fn property(path: &[&str]) -> Option<Vec<u8>> {
-    hostcalls::get_property(path.to_vec()).ok().flatten()
-}
-
-/// Leaves the outcome and the configured claims in the stream's filter state, where Envoy keeps
-/// them as `wasm.<key>` for access logs (`%FILTER_STATE(wasm.jwt_relay.outcome:PLAIN)%`) and
-/// later filters. Best effort: a host that refuses loses a log field, never the decision.
-fn export_filter_state(config: &FilterConfig, decision: &Decision<'_>) {
-    for (key, value) in decision::filter_state(config, decision) {
-        if let Err(status) = hostcalls::set_property(vec![key], Some(value.as_bytes())) {
-            debug!("jwt-relay: filter state {key} not set: {status:?}");
-        }
     }
 }
 
@@ -570,79 +346,4 @@ fn apply(flow: &mut Flow<Resume>, decision: Decision<'_>) -> Action {
         Verdict::Callout { call, .. } => debug!("jwt-relay calling out to {}", call.cluster),
     }
     action(flow.carry_out(&mut HostRequest, decision.verdict))
-}
-
-fn action(step: Step) -> Action {
-    match step {
-        Step::Continue => Action::Continue,
-        Step::Pause => Action::Pause,
-    }
-}
-
-/// The current HTTP stream, as the flow's host.
-struct HostRequest;
-
-impl RequestHost for HostRequest {
-    fn remove_header(&mut self, name: &str) -> Result<(), HostError> {
-        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)
-            .map_err(|status| HostError(format!("{status:?}")))
-    }
-
-    fn set_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
-        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
-            .map_err(|status| HostError(format!("{status:?}")))
-    }
-
-    fn send_reply(&mut self, denial: &Denial) -> Result<(), HostError> {
-        let headers: Vec<(&str, &str)> = denial
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
-        hostcalls::send_http_response(denial.status, headers, Some(denial.body.as_bytes()))
-            .map_err(|status| HostError(format!("{status:?}")))
-    }
-
-    fn dispatch(&mut self, call: &Callout) -> Result<u32, HostError> {
-        let headers: Vec<(&str, &str)> = call
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
-        let body = (!call.body.is_empty()).then_some(call.body.as_slice());
-        let timeout = Duration::from_millis(call.timeout_ms);
-        hostcalls::dispatch_http_call(&call.cluster, headers, body, vec![], timeout)
-            .map_err(|status| HostError(format!("{status:?}")))
-    }
-
-    fn resume_request(&mut self) -> Result<(), HostError> {
-        hostcalls::resume_http_request().map_err(|status| HostError(format!("{status:?}")))
-    }
-
-    fn log_failure(&mut self, why: &str) {
-        error!("jwt-relay: {why}");
-    }
-}
-
-/// Something the filter needs from the host is missing: refuse the request, never pass it.
-fn fail_closed(why: &str) -> Action {
-    action(flow::fail_closed(&mut HostRequest, why))
-}
-
-/// A call out's answer, as far as the host gives it.
-fn read_answer(body_size: usize) -> Answer {
-    let headers = hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders).unwrap_or_default();
-    let status = headers
-        .iter()
-        .find(|(name, _)| name == ":status")
-        .and_then(|(_, value)| std::str::from_utf8(value).ok()?.parse().ok());
-    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    Answer {
-        status,
-        headers,
-        body,
-    }
 }

@@ -13,6 +13,7 @@ pub(crate) mod outcome;
 pub(crate) mod reply;
 pub(crate) mod revoked;
 pub(crate) mod role;
+pub mod stats;
 pub mod verify;
 
 // The deliberate API: `decision`, `cache` and `verify` (tests, fuzz, benches, the CLI), `flow` (the
