@@ -538,11 +538,7 @@ impl Drop for Envoy {
 
 /// An HTTP client that reports 4xx/5xx as responses, not errors.
 pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
+    launcher::agent()
 }
 
 /// What came back for one request.
