@@ -97,6 +97,8 @@ struct Call<'a> {
     cluster: Option<&'a str>,
     role: Option<&'a [u8]>,
     extra_headers: Vec<(&'a str, &'a str)>,
+    /// The route's `filter_metadata.jwt_relay`, serialised as Envoy does ([`envoy_struct`]).
+    route: Option<Vec<u8>>,
 }
 
 impl Default for Call<'_> {
@@ -107,6 +109,7 @@ impl Default for Call<'_> {
             cluster: Some("web_cluster"),
             role: None,
             extra_headers: vec![],
+            route: None,
         }
     }
 }
@@ -127,6 +130,7 @@ fn run<'c>(config: &'c FilterConfig, call: &Call<'_>) -> Decision<'c> {
         &Fetched::new(config),
         &mut TokenCache::new(config.cache),
         &Request {
+            route: call.route.as_deref(),
             headers: &headers,
             listener_role: &|| call.role.map(<[u8]>::to_vec),
             cluster: &|| call.cluster.map(str::to_owned),
@@ -533,6 +537,7 @@ fn denials_carry_rfc_6750_challenges_without_token_content() {
         &Fetched::new(&all_headers),
         &mut TokenCache::new(all_headers.cache),
         &Request {
+            route: None,
             headers: &headers,
             listener_role: &|| None,
             cluster: &|| None,
@@ -1186,6 +1191,7 @@ fn run_cached<'c>(
         fetched,
         cache,
         &Request {
+            route: None,
             headers: &headers,
             listener_role: &|| role.map(<[u8]>::to_vec),
             cluster: &|| Some(cluster.to_owned()),
@@ -1584,6 +1590,7 @@ fn the_listener_role_is_read_only_when_the_decision_depends_on_it() {
             &Fetched::new(cfg),
             &mut TokenCache::new(cfg.cache),
             &Request {
+                route: None,
                 headers: &headers,
                 listener_role: &read,
                 cluster: &|| Some("web_cluster".to_owned()),
@@ -1703,6 +1710,7 @@ fn a_path_that_is_not_utf8_is_refused_where_the_query_holds_tokens() {
             &Fetched::new(cfg),
             &mut TokenCache::new(cfg.cache),
             &Request {
+                route: None,
                 headers: &headers,
                 listener_role: &|| None,
                 cluster: &|| Some("web_cluster".to_owned()),
@@ -1732,4 +1740,278 @@ fn a_path_that_is_not_utf8_is_refused_where_the_query_holds_tokens() {
         decide(&headers_only, &path).0,
         Verdict::Allow(HeaderPlan { path: None, .. })
     ));
+}
+
+/// Envoy's serialisation of a struct or list for a property read (u32 count, (key, value)
+/// length pairs, then NUL-terminated keys and values, little-endian); a list has empty values.
+fn envoy_struct(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = u32::try_from(entries.len()).unwrap().to_le_bytes().to_vec();
+    for (key, value) in entries {
+        out.extend(u32::try_from(key.len()).unwrap().to_le_bytes());
+        out.extend(u32::try_from(value.len()).unwrap().to_le_bytes());
+    }
+    for (key, value) in entries {
+        out.extend(key.as_bytes());
+        out.push(0);
+        out.extend(*value);
+        out.push(0);
+    }
+    out
+}
+
+fn envoy_list(items: &[&str]) -> Vec<u8> {
+    let entries: Vec<(&str, &[u8])> = items.iter().map(|item| (*item, &b""[..])).collect();
+    envoy_struct(&entries)
+}
+
+/// Per-route requirements from route metadata: `requirement`, `providers`, `scopes`; bad
+/// metadata fails closed; owned headers are stripped whatever the route says.
+#[test]
+fn route_requirements_table() {
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({}));
+    let api = || claims(json!("api.example.com"));
+    let token = sign_default(&keys.rsa, &api()).unwrap();
+    let scoped = |scope: Value| sign_default(&keys.rsa, &with(api(), scope)).unwrap();
+    let expired = sign_default(&keys.rsa, &with(api(), json!({"exp": NOW - 3600}))).unwrap();
+    let route = |entries: &[(&str, &[u8])]| Some(envoy_struct(entries));
+    let admin_list = envoy_list(&["orders:read", "admin"]);
+    let other_issuer = envoy_list(&["https://other.example.com"]);
+    let cases: Vec<(&str, Call, Expect)> = vec![
+        (
+            "no metadata, no token",
+            Call::default(),
+            Expect::Deny(401, "missing"),
+        ),
+        (
+            "requirement none, no token",
+            Call {
+                route: route(&[("requirement", b"none")]),
+                ..Call::default()
+            },
+            Expect::Allow,
+        ),
+        (
+            "requirement none ignores an invalid token",
+            Call {
+                route: route(&[("requirement", b"none")]),
+                token: Some(expired.clone()),
+                ..Call::default()
+            },
+            Expect::Allow,
+        ),
+        (
+            "allow_missing, no token",
+            Call {
+                route: route(&[("requirement", b"allow_missing")]),
+                ..Call::default()
+            },
+            Expect::Allow,
+        ),
+        (
+            "allow_missing, a valid token",
+            Call {
+                route: route(&[("requirement", b"allow_missing")]),
+                token: Some(token.clone()),
+                ..Call::default()
+            },
+            Expect::Allow,
+        ),
+        (
+            "allow_missing, an expired token is still refused",
+            Call {
+                route: route(&[("requirement", b"allow_missing")]),
+                token: Some(expired.clone()),
+                ..Call::default()
+            },
+            Expect::Deny(401, "expired"),
+        ),
+        (
+            "allow_missing, two tokens are still ambiguous",
+            Call {
+                route: route(&[("requirement", b"allow_missing")]),
+                token: Some(token.clone()),
+                path: "/?access_token=x",
+                ..Call::default()
+            },
+            Expect::Deny(400, "ambiguous"),
+        ),
+        (
+            "explicit required, no token",
+            Call {
+                route: route(&[("requirement", b"required")]),
+                ..Call::default()
+            },
+            Expect::Deny(401, "missing"),
+        ),
+        (
+            "providers: the issuer is listed",
+            Call {
+                route: route(&[("providers", ISS.as_bytes())]),
+                token: Some(token.clone()),
+                ..Call::default()
+            },
+            Expect::Allow,
+        ),
+        (
+            "scopes held in scope",
+            Call {
+                route: route(&[("scopes", b"orders:read admin")]),
+                token: Some(scoped(json!({"scope": "admin orders:read profile"}))),
+                ..Call::default()
+            },
+            Expect::Allow,
+        ),
+        (
+            "scopes held in scp",
+            Call {
+                route: route(&[("scopes", &admin_list)]),
+                token: Some(scoped(json!({"scp": ["orders:read", "admin"]}))),
+                ..Call::default()
+            },
+            Expect::Allow,
+        ),
+        (
+            "one scope missing",
+            Call {
+                route: route(&[("scopes", &admin_list)]),
+                token: Some(scoped(json!({"scope": "orders:read"}))),
+                ..Call::default()
+            },
+            Expect::Deny(403, "insufficient_scope"),
+        ),
+        (
+            "no scope claim at all",
+            Call {
+                route: route(&[("scopes", b"admin")]),
+                token: Some(token.clone()),
+                ..Call::default()
+            },
+            Expect::Deny(403, "insufficient_scope"),
+        ),
+        (
+            "a scope as a prefix of another is not that scope",
+            Call {
+                route: route(&[("scopes", b"admin")]),
+                token: Some(scoped(json!({"scope": "administrator"}))),
+                ..Call::default()
+            },
+            Expect::Deny(403, "insufficient_scope"),
+        ),
+        (
+            "scopes do not rescue an expired token",
+            Call {
+                route: route(&[("scopes", b"admin")]),
+                token: Some(
+                    sign_default(
+                        &keys.rsa,
+                        &with(api(), json!({"exp": NOW - 3600, "scope": "admin"})),
+                    )
+                    .unwrap(),
+                ),
+                ..Call::default()
+            },
+            Expect::Deny(401, "expired"),
+        ),
+        (
+            "bad metadata: unknown requirement",
+            Call {
+                route: route(&[("requirement", b"optional")]),
+                token: Some(token.clone()),
+                ..Call::default()
+            },
+            Expect::Deny(500, "route_invalid"),
+        ),
+        (
+            "bad metadata: an issuer no provider has",
+            Call {
+                route: route(&[("providers", &other_issuer)]),
+                token: Some(token.clone()),
+                ..Call::default()
+            },
+            Expect::Deny(500, "route_invalid"),
+        ),
+        (
+            "bad metadata: a misspelt field",
+            Call {
+                route: route(&[("scope", b"admin")]),
+                token: Some(token.clone()),
+                ..Call::default()
+            },
+            Expect::Deny(500, "route_invalid"),
+        ),
+        (
+            "bad metadata: not Envoy's serialisation",
+            Call {
+                route: Some(b"requirement=none".to_vec()),
+                ..Call::default()
+            },
+            Expect::Deny(500, "route_invalid"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, call, expect) in &cases {
+        let decision = run(&cfg, call);
+        check(name, &decision, expect, &mut failures);
+        if let Verdict::Allow(plan) = &decision.verdict {
+            // Removed, or set (a set replaces every client-sent copy).
+            let owned = plan.remove.iter().any(|h| h == "x-jwt-sub")
+                || plan.set.iter().any(|(h, _)| h == "x-jwt-sub");
+            if !owned {
+                failures.push(format!("{name}: client x-jwt-sub is not replaced: {plan:?}"));
+            }
+        }
+    }
+    assert_all_passed(&failures);
+
+    // What the challenges say, and what an anonymous request carries upstream.
+    let denied = run(
+        &cfg,
+        &Call {
+            route: route(&[("scopes", &admin_list)]),
+            token: Some(scoped(json!({"scope": "orders:read"}))),
+            ..Call::default()
+        },
+    );
+    let Verdict::Deny { denial, .. } = &denied.verdict else {
+        panic!("allowed without the admin scope");
+    };
+    let challenge = &denial
+        .headers
+        .iter()
+        .find(|(n, _)| n == "www-authenticate")
+        .unwrap()
+        .1;
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#)
+            && challenge.ends_with(r#"scope="orders:read admin""#),
+        "{challenge}"
+    );
+    let anonymous = run(
+        &cfg,
+        &Call {
+            route: route(&[("requirement", b"allow_missing")]),
+            extra_headers: vec![("x-jwt-sub", "admin")],
+            ..Call::default()
+        },
+    );
+    let plan = allowed_plan(&anonymous);
+    assert!(
+        plan.set.is_empty(),
+        "an anonymous request gets no identity: {plan:?}"
+    );
+    assert_eq!(anonymous.facts.outcome.name(), "anonymous");
+    let refused = run(
+        &cfg,
+        &Call {
+            route: route(&[("providers", &other_issuer)]),
+            ..Call::default()
+        },
+    );
+    let error = refused
+        .facts
+        .route_error
+        .as_ref()
+        .expect("the error is kept for the log");
+    assert_eq!(error.field, "providers");
 }

@@ -24,6 +24,7 @@ fuzz_target!(|recipe: RequestRecipe| {
             &setup.fetched,
             cache,
             &Request {
+                route: None,
                 headers: &built.headers,
                 listener_role: &move || role.clone(),
                 cluster: &move || cluster.clone(),

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         &setup.fetched,
         &mut TokenCache::new(setup.config.cache),
         &Request {
+            route: None,
             headers: &headers,
             listener_role: &|| None,
             cluster: &|| Some("web_cluster".to_owned()),

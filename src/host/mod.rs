@@ -43,6 +43,8 @@ const ROLE_PROPERTY: [&str; 5] = [
     "role",
 ];
 const CLUSTER_PROPERTY: [&str; 2] = ["xds", "cluster_name"];
+const ROUTE_PROPERTY: [&str; 4] = ["xds", "route_metadata", "filter_metadata", "jwt_relay"];
+const ROUTE_NAME_PROPERTY: [&str; 2] = ["xds", "route_name"];
 /// How often every VM looks for new documents and for a due fetch.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -295,6 +297,8 @@ impl HttpContext for Filter {
         let now = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
         // A worker that has not ticked yet picks up documents another VM already published.
         shared.sync(true);
+        // One host call for all of the route's rules (none: the route has no jwt_relay metadata).
+        let route = property(&ROUTE_PROPERTY);
         let read_role = || property(&ROLE_PROPERTY);
         let read_cluster =
             || property(&CLUSTER_PROPERTY).and_then(|raw| String::from_utf8(raw).ok());
@@ -306,6 +310,7 @@ impl HttpContext for Filter {
                 headers: &headers,
                 listener_role: &read_role,
                 cluster: &read_cluster,
+                route: route.as_deref(),
                 now,
                 fingerprint: log::log_enabled!(log::Level::Debug),
             },
@@ -313,6 +318,13 @@ impl HttpContext for Filter {
         if decision.facts.role.is_none() && log::log_enabled!(log::Level::Debug) {
             // For the debug line only: the decision did not need the role.
             decision.facts.role = Some(Role::resolve(read_role().as_deref(), shared.config.role));
+        }
+        if let Some(error) = &decision.facts.route_error {
+            let name = property(&ROUTE_NAME_PROPERTY)
+                .map(|raw| String::from_utf8_lossy(&raw).into_owned())
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| "(unnamed)".to_owned());
+            error!("jwt-relay: route {name}: {error}; refusing its requests with 500");
         }
         if let Some(provider) = decision.facts.refetch_jwks {
             shared.request_refetch(provider);

@@ -11,6 +11,7 @@ use crate::request::narrow;
 use crate::request::outcome::Outcome;
 use crate::request::reply::{self, Challenge, Denial};
 use crate::request::role::{LazyRole, ReadListenerRole};
+use crate::request::route::{self, Requirement, RouteError};
 use crate::request::verify::{self, AudienceCheck, Inputs};
 use crate::token::claims::{filter_state_value, scalar_header_value, ClaimSet};
 use crate::token::role::Role;
@@ -28,6 +29,9 @@ pub struct Request<'r> {
     /// Reads the cluster the route sends this request to, if any; called only for a request
     /// whose token verified, and only when some cluster is a narrowing target.
     pub cluster: &'r dyn Fn() -> Option<String>,
+    /// The route's `filter_metadata.jwt_relay` as the host reads it (Envoy's map
+    /// serialisation), `None` when the route has none: see `request::route`.
+    pub route: Option<&'r [u8]>,
     /// Unix seconds from the host clock.
     pub now: i64,
     /// Whether to put a token fingerprint in the facts (a SHA-256: only when it will be logged).
@@ -62,6 +66,8 @@ pub struct Facts<'c> {
     /// (filter state key, value) of the configured claims of the presented token, once its
     /// signature, issuer and audience are verified (also when it is then refused, e.g. expired).
     pub claims: Vec<(String, String)>,
+    /// Why the route's metadata was refused (outcome `route_invalid`), for the error log.
+    pub route_error: Option<RouteError>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +119,7 @@ pub fn evaluate<'c>(
         narrowed_to: None,
         refetch_jwks: None,
         claims: Vec::new(),
+        route_error: None,
     };
     // Client-sent copies of headers the filter owns. When the host read every header, only
     // those present cost a host call to remove; when it read only what a decision needs, the
@@ -146,6 +153,32 @@ pub fn evaluate<'c>(
             &error.to_string(),
         )
     };
+    let rules = match route::parse(request.route, config) {
+        Ok(rules) => rules,
+        Err(error) => {
+            return Decision {
+                verdict: Verdict::Deny {
+                    denial: reply::server_error("the route's jwt-relay settings are invalid"),
+                    strip: spoofed.clone(),
+                },
+                facts: Facts {
+                    outcome: Outcome::RouteInvalid,
+                    route_error: Some(error),
+                    ..facts
+                },
+            }
+        }
+    };
+    let anonymous = |facts: Facts<'c>, outcome: Outcome| {
+        let plan = HeaderPlan {
+            remove: spoofed.clone(),
+            ..HeaderPlan::default()
+        };
+        allow(plan, Facts { outcome, ..facts })
+    };
+    if rules.requirement == Requirement::None {
+        return anonymous(facts, Outcome::NotRequired);
+    }
     let path = match request.headers.iter().find(|(name, _)| name == ":path") {
         None => "/",
         Some((_, raw)) => match std::str::from_utf8(raw) {
@@ -167,6 +200,9 @@ pub fn evaluate<'c>(
 
     let found = match extract::extract(request.headers, path, &config.locations) {
         Ok(Some(found)) => found,
+        Ok(None) if rules.requirement == Requirement::AllowMissing => {
+            return anonymous(facts, Outcome::Anonymous);
+        }
         Ok(None) => {
             return deny(
                 facts,
@@ -210,10 +246,33 @@ pub fn evaluate<'c>(
     };
     facts.issuer = Some(token.provider().issuer.as_str());
     facts.claims = exported_claims(config, token.claims());
+    if let Some(accepted) = &rules.providers {
+        if !accepted.contains(&token.provider().issuer) {
+            return invalid(facts, &TokenError::ProviderNotAllowed);
+        }
+    }
     let admitted = verify::admit(&token, inputs, &role);
     facts.role = role.known();
     if let Err(error) = admitted {
         return invalid(facts, &error);
+    }
+    // Scopes are checked on the token presented here, once it is known to be admitted.
+    let missing = route::missing_scopes(&token.claims().custom.0, &rules.scopes);
+    if !missing.is_empty() {
+        return Decision {
+            verdict: Verdict::Deny {
+                denial: reply::insufficient_scope(
+                    &config.realm,
+                    "the token lacks a scope this route requires",
+                    &rules.scopes,
+                ),
+                strip: spoofed.clone(),
+            },
+            facts: Facts {
+                outcome: Outcome::InsufficientScope,
+                ..facts
+            },
+        };
     }
 
     let mut plan = HeaderPlan {

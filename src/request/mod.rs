@@ -13,6 +13,7 @@ pub(crate) mod outcome;
 pub(crate) mod reply;
 pub(crate) mod revoked;
 pub(crate) mod role;
+pub mod route;
 pub mod stats;
 pub mod verify;
 

@@ -19,6 +19,14 @@ pub enum Outcome {
     EmbeddedMissing,
     /// The token was refused.
     Invalid(Refusal),
+    /// The route needs no token (`requirement: none`); tokens were not looked at.
+    NotRequired,
+    /// No token, on a route that allows that (`requirement: allow_missing`).
+    Anonymous,
+    /// A valid token without every scope the route requires.
+    InsufficientScope,
+    /// The route's `filter_metadata.jwt_relay` is not valid: refused, never read as no rules.
+    RouteInvalid,
 }
 
 impl Outcome {
@@ -31,6 +39,10 @@ impl Outcome {
             Outcome::Ambiguous => "ambiguous",
             Outcome::EmbeddedMissing => "embedded_missing",
             Outcome::Invalid(refusal) => refusal.name(),
+            Outcome::NotRequired => "not_required",
+            Outcome::Anonymous => "anonymous",
+            Outcome::InsufficientScope => "insufficient_scope",
+            Outcome::RouteInvalid => "route_invalid",
         }
     }
 }

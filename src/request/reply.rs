@@ -68,6 +68,39 @@ pub fn deny(realm: &str, challenge: Challenge, description: &str) -> Denial {
     }
 }
 
+/// 403 `insufficient_scope` naming the scopes the request needs (RFC 6750 §3: `scope`), which
+/// are route config, never token content.
+pub fn insufficient_scope(realm: &str, description: &str, scopes: &[String]) -> Denial {
+    let mut denial = deny(realm, Challenge::InsufficientScope, description);
+    let scope: String = scopes
+        .join(" ")
+        .chars()
+        .filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\')
+        .collect();
+    if let Some((_, challenge)) = denial
+        .headers
+        .iter_mut()
+        .find(|(name, _)| name == "www-authenticate")
+    {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+    }
+    denial
+}
+
+/// 500 for a fault on the operator's side (bad route metadata): no Bearer challenge, since no
+/// token the client could send would help.
+pub fn server_error(description: &str) -> Denial {
+    let body = json!({ "error": "server_error", "error_description": description }).to_string();
+    Denial {
+        status: 500,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +134,22 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(&denial.body).unwrap();
         assert_eq!(body["error"], "invalid_token");
         assert_eq!(body["error_description"], "token expired");
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_scopes() {
+        let denial = insufficient_scope("r", "missing scope", &["a:read".into(), "b\"".into()]);
+        assert_eq!(denial.status, 403);
+        assert_eq!(
+            header(&denial, "www-authenticate"),
+            "Bearer realm=\"r\", error=\"insufficient_scope\", error_description=\"missing scope\", scope=\"a:read b\""
+        );
+        let error = server_error("bad route");
+        assert_eq!(error.status, 500);
+        assert!(error
+            .headers
+            .iter()
+            .all(|(name, _)| name != "www-authenticate"));
     }
 
     #[test]

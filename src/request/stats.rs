@@ -111,6 +111,7 @@ mod tests {
             narrowed_to: None,
             refetch_jwks: None,
             claims: Vec::new(),
+            route_error: None,
         };
         Decision { verdict, facts }
     }

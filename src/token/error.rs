@@ -14,6 +14,8 @@ pub enum TokenError {
     CriticalHeader,
     UnsupportedAlgorithm,
     UnknownIssuer,
+    /// A trusted issuer, but not one the route accepts (route metadata `providers`).
+    ProviderNotAllowed,
     LocationNotAllowed,
     AlgorithmNotAllowed,
     /// No key has this `kid`. `refetch` names the provider whose remote JWKS may hold it.
@@ -50,6 +52,7 @@ pub enum Refusal {
     CriticalHeader,
     UnsupportedAlgorithm,
     UnknownIssuer,
+    ProviderNotAllowed,
     LocationNotAllowed,
     AlgorithmNotAllowed,
     UnknownKid,
@@ -81,6 +84,7 @@ impl Refusal {
             Refusal::CriticalHeader => "critical_header",
             Refusal::UnsupportedAlgorithm => "unsupported_algorithm",
             Refusal::UnknownIssuer => "wrong_issuer",
+            Refusal::ProviderNotAllowed => "provider_not_allowed",
             Refusal::LocationNotAllowed => "location_not_allowed",
             Refusal::AlgorithmNotAllowed => "algorithm_not_allowed",
             Refusal::UnknownKid => "unknown_kid",
@@ -114,6 +118,7 @@ impl TokenError {
             TokenError::CriticalHeader => Refusal::CriticalHeader,
             TokenError::UnsupportedAlgorithm => Refusal::UnsupportedAlgorithm,
             TokenError::UnknownIssuer => Refusal::UnknownIssuer,
+            TokenError::ProviderNotAllowed => Refusal::ProviderNotAllowed,
             TokenError::LocationNotAllowed => Refusal::LocationNotAllowed,
             TokenError::AlgorithmNotAllowed => Refusal::AlgorithmNotAllowed,
             TokenError::UnknownKid { .. } => Refusal::UnknownKid,
@@ -148,6 +153,7 @@ impl fmt::Display for TokenError {
                 f.write_str("algorithm not allowed")
             }
             TokenError::UnknownIssuer => f.write_str("issuer not trusted"),
+            TokenError::ProviderNotAllowed => f.write_str("issuer not accepted on this route"),
             TokenError::LocationNotAllowed => f.write_str("token not accepted in this location"),
             TokenError::UnknownKid { .. } => f.write_str("unknown key id"),
             TokenError::KeysUnavailable => f.write_str("signing keys unavailable"),

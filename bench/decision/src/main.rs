@@ -70,6 +70,7 @@ fn per_decision(config: &FilterConfig, token: &str, cluster: &str, now: i64) -> 
                 &fetched,
                 &mut cache,
                 &Request {
+                    route: None,
                     headers: &headers,
                     listener_role: &|| None,
                     cluster: &read_cluster,
