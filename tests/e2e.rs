@@ -60,6 +60,8 @@ enum Expect {
         challenge: Challenge,
         error: Option<&'static str>,
     },
+    /// 500 with a `server_error` body and no Bearer challenge (bad route metadata).
+    ServerError,
 }
 
 /// A check on what the upstream received.
@@ -767,6 +769,21 @@ fn run(envoy: &Envoy, cases: &[Case]) {
 
 fn check(case: &Case, reply: &Reply) -> Result<(), String> {
     match &case.expect {
+        Expect::ServerError => {
+            let body = reply.json()?;
+            if reply.status != 500
+                || body["error"] != "server_error"
+                || !reply.header_values("www-authenticate").is_empty()
+            {
+                return Err(format!(
+                    "expected 500 server_error without a challenge, got {} {:?} {}",
+                    reply.status,
+                    reply.header_values("www-authenticate"),
+                    reply.body
+                ));
+            }
+            Ok(())
+        }
         Expect::Forwarded(seen) => {
             if reply.status != 200 {
                 return Err(format!(
@@ -1091,4 +1108,184 @@ fn access_log_shows_outcome_and_subject_from_filter_state() {
             "a token's signature appears in Envoy's log"
         );
     }
+}
+
+/// Per-route requirements from route metadata (envoy/demo.yaml's `health`, `public`, `admin`
+/// and `internal-admin` routes), on both listeners and both transports.
+#[test]
+fn route_requirements() {
+    let keys = DemoKeys::load();
+    let now = now();
+    let edge = Listener::Edge;
+    let internal = Listener::Internal;
+    let valid = sign(&keys.rsa, &claims(json!({})));
+    let admin = sign(&keys.rsa, &claims(json!({"scope": "profile orders:admin"})));
+    let admin_scp = sign(&keys.ec, &claims(json!({"scp": ["orders:admin"]})));
+    let expired = sign(
+        &keys.rsa,
+        &claims(json!({"iat": now - 7200, "exp": now - 3600, "scope": "orders:admin"})),
+    );
+    // Internal hop: an expired narrowed token still passes; its scopes are still checked.
+    let internal_admin = sign(
+        &keys.rsa,
+        &claims(
+            json!({"aud": "orders", "iat": now - 7200, "exp": now - 3600, "scope": "orders:admin"}),
+        ),
+    );
+    let internal_plain = sign(
+        &keys.rsa,
+        &claims(json!({"aud": "orders", "iat": now - 7200, "exp": now - 3600})),
+    );
+    let spoof = || header("x-jwt-sub", "admin");
+    let anonymous = || vec![Seen::NoHeader("authorization"), Seen::NoHeader("x-jwt-sub")];
+    let scope_challenge = Expect::Denied {
+        status: 403,
+        challenge: Challenge::Exactly(
+            r#"Bearer realm="jwt-relay", error="insufficient_scope", error_description="the token lacks a scope this route requires", scope="orders:admin""#,
+        ),
+        error: Some("insufficient_scope"),
+    };
+    let internal_scope_challenge = Expect::Denied {
+        status: 403,
+        challenge: Challenge::Error("insufficient_scope"),
+        error: Some("insufficient_scope"),
+    };
+    let cases = vec![
+        case(
+            "health needs no token",
+            edge,
+            "/health",
+            vec![spoof()],
+            forwarded(anonymous()),
+        ),
+        case(
+            "health does not look at a broken token, and forwards it as it came",
+            edge,
+            "/health",
+            bearer("not.a.token"),
+            forwarded(vec![
+                Seen::Header("authorization", "Bearer not.a.token".into()),
+                Seen::NoHeader("x-jwt-sub"),
+            ]),
+        ),
+        case(
+            "public without a token",
+            edge,
+            "/public/page",
+            vec![spoof()],
+            forwarded(anonymous()),
+        ),
+        case(
+            "public with a valid token gets the identity",
+            edge,
+            "/public/page",
+            bearer(&valid),
+            forwarded(passed_as_is(&valid)),
+        ),
+        case(
+            "public with an expired token is refused",
+            edge,
+            "/public/page",
+            bearer(&expired),
+            invalid_token(),
+        ),
+        case(
+            "admin without a token",
+            edge,
+            "/admin",
+            vec![],
+            Expect::Denied {
+                status: 401,
+                challenge: Challenge::Exactly(REALM_ONLY),
+                error: None,
+            },
+        ),
+        case(
+            "admin without the scope",
+            edge,
+            "/admin",
+            bearer(&valid),
+            scope_challenge,
+        ),
+        case(
+            "admin with the scope in scope",
+            edge,
+            "/admin/users",
+            bearer(&admin),
+            forwarded(passed_as_is(&admin)),
+        ),
+        case(
+            "admin with the scope in scp",
+            edge,
+            "/admin/users",
+            bearer(&admin_scp),
+            forwarded(passed_as_is(&admin_scp)),
+        ),
+        case(
+            "admin: an expired token with the scope is refused at the edge",
+            edge,
+            "/admin",
+            bearer(&expired),
+            invalid_token(),
+        ),
+        case(
+            "internal admin: the scope, on an expired narrowed token",
+            internal,
+            "/admin",
+            bearer(&internal_admin),
+            forwarded(passed_as_is(&internal_admin)),
+        ),
+        case(
+            "internal admin: no scope",
+            internal,
+            "/admin",
+            bearer(&internal_plain),
+            internal_scope_challenge,
+        ),
+    ];
+    run(&Envoy::start_demo("routes"), &cases);
+}
+
+/// A route whose metadata is wrong is refused with 500, never read as "no requirement", and the
+/// log names the route and the field.
+#[test]
+fn bad_route_metadata_fails_closed() {
+    let keys = DemoKeys::load();
+    let valid = sign(&keys.rsa, &claims(json!({})));
+    let envoy = Envoy::start_demo_with("bad-route", &support::wasm_path(), |yaml| {
+        support::replace_all(
+            &yaml,
+            "{requirement: allow_missing}",
+            "{requirement: optional}",
+        )
+    });
+    let cases = vec![
+        case(
+            "no token",
+            Listener::Edge,
+            "/public",
+            vec![],
+            Expect::ServerError,
+        ),
+        case(
+            "a valid token",
+            Listener::Edge,
+            "/public",
+            bearer(&valid),
+            Expect::ServerError,
+        ),
+        case(
+            "other routes are unaffected",
+            Listener::Edge,
+            "/",
+            bearer(&valid),
+            forwarded(passed_as_is(&valid)),
+        ),
+    ];
+    run(&envoy, &cases);
+    let log = envoy.log();
+    assert!(
+        log.contains("route public: route metadata filter_metadata.jwt_relay.requirement:"),
+        "the log does not name the route and field:\n{log}"
+    );
 }

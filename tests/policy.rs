@@ -1958,7 +1958,9 @@ fn route_requirements_table() {
             let owned = plan.remove.iter().any(|h| h == "x-jwt-sub")
                 || plan.set.iter().any(|(h, _)| h == "x-jwt-sub");
             if !owned {
-                failures.push(format!("{name}: client x-jwt-sub is not replaced: {plan:?}"));
+                failures.push(format!(
+                    "{name}: client x-jwt-sub is not replaced: {plan:?}"
+                ));
             }
         }
     }

@@ -28,6 +28,7 @@ fn decide<'s>(setup: &'s Setup, headers: &Headers, cluster: &str) -> Decision<'s
         &setup.fetched,
         &mut TokenCache::new(setup.config.cache),
         &jwt_relay::request::decision::Request {
+            route: None,
             headers,
             listener_role: &|| None,
             cluster: &move || Some(cluster.clone()),

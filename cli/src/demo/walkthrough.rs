@@ -189,6 +189,55 @@ request first."##,
             ],
         },
         Scenario {
+            title: r##"A public route needs no token; an admin route needs a scope"##,
+            parts: &[
+                Part::Prose(
+                    r##"Each route says what it needs in its own route metadata (`filter_metadata.jwt_relay`, see
+"Per-route requirements" below): `/public` allows a caller without a token, `/admin` requires
+the scope `orders:admin`. `$TOKEN` has no scope at all."##,
+                ),
+                Part::Block {
+                    lines: &[Line::Curl {
+                        args: r##"http://127.0.0.1:10000/public"##,
+                        repeat_until: None,
+                    }],
+                    checks: &[Check::Status(200)],
+                },
+                Part::Prose(r##"`200` without a token (and without identity headers upstream)."##),
+                Part::Block {
+                    lines: &[Line::Curl {
+                        args: r##"-i -H "authorization: Bearer $TOKEN" http://127.0.0.1:10000/admin"##,
+                        repeat_until: None,
+                    }],
+                    checks: &[
+                        Check::Status(403),
+                        Check::ChallengeHas(r##"error="insufficient_scope""##),
+                        Check::ChallengeHas(r##"scope="orders:admin""##),
+                    ],
+                },
+                Part::Prose(
+                    r##"`403`, `www-authenticate: Bearer realm="jwt-relay", error="insufficient_scope", ...,
+scope="orders:admin"`. A token that carries the scope passes:"##,
+                ),
+                Part::Block {
+                    lines: &[
+                        Line::Set {
+                            var: "ADMIN",
+                            value: r##"$(jwt-relay-cli mint --key $KEY --iss $ISS --sub alice --aud api.example.com --claim scope=orders:admin)"##,
+                            export: false,
+                            comment: None,
+                        },
+                        Line::Curl {
+                            args: r##"-H "authorization: Bearer $ADMIN" http://127.0.0.1:10000/admin"##,
+                            repeat_until: None,
+                        },
+                    ],
+                    checks: &[Check::Status(200), Check::ForwardedTokenIs(r##"ADMIN"##)],
+                },
+                Part::Prose(r##"`200`."##),
+            ],
+        },
+        Scenario {
             title: r##"An expired token is refused at the edge…"##,
             parts: &[
                 Part::Prose(
