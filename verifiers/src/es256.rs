@@ -227,6 +227,7 @@ fn wnaf(k: &Scalar, w: u32) -> [i8; NAF_LEN] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vectors::{ES256_JWS, ES256_KEY};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     use jwt_compact::jwk::JsonWebKey;
@@ -237,23 +238,8 @@ mod tests {
     type Custom = Map<String, Value>;
     type P256SigningKey = <Es256 as Algorithm>::SigningKey;
 
-    /// RFC 7515 Appendix A.3: the ES256 example key (public and private) and JWS.
-    const RFC7515_KEY: &str = r#"{"kty":"EC","crv":"P-256",
-        "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-        "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
-        "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
-    /// Header `{"alg":"ES256"}`; payload `{"iss":"joe",\r\n "exp":1300819380,\r\n
-    /// "http://example.com/is_root":true}`.
-    const RFC7515_JWS: &str = concat!(
-        "eyJhbGciOiJFUzI1NiJ9.",
-        "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFt",
-        "cGxlLmNvbS9pc19yb290Ijp0cnVlfQ.",
-        "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSA",
-        "pmWQxfKTUJqPP3-Kg6NU1Q",
-    );
-
     fn rfc7515_public() -> P256PublicKey {
-        let jwk: JsonWebKey<'_> = serde_json::from_str(RFC7515_KEY).unwrap();
+        let jwk: JsonWebKey<'_> = serde_json::from_str(ES256_KEY).unwrap();
         let JsonWebKey::EllipticCurve { curve, x, y, .. } = jwk else {
             panic!("not an EC key")
         };
@@ -293,13 +279,13 @@ mod tests {
     #[test]
     fn rfc7515_es256_example_verifies_through_the_validator() {
         let key = Es256VerifyingKey::new(&rfc7515_public());
-        let token = UntrustedToken::new(RFC7515_JWS).unwrap();
+        let token = UntrustedToken::new(ES256_JWS).unwrap();
         let token = Es256Verifier
             .validator::<Custom>(&key)
             .validate(&token)
             .unwrap();
         assert_eq!(token.claims().custom["iss"], "joe");
-        let (message, signature) = RFC7515_JWS.rsplit_once('.').unwrap();
+        let (message, signature) = ES256_JWS.rsplit_once('.').unwrap();
         let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
         assert!(check(&rfc7515_public(), message.as_bytes(), &signature));
     }

@@ -29,3 +29,5 @@
 
 pub mod es256;
 pub mod rsa;
+#[cfg(test)]
+mod vectors;

@@ -487,6 +487,7 @@ fn uint_to_be<const LIMBS: usize>(value: &Uint<LIMBS>, len: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vectors::{PS256_JWS, PS256_N, RS256_JWS, RS256_N};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     use jwt_compact::alg::{Rsa, RsaPrivateKey, RsaPublicKey};
@@ -499,59 +500,6 @@ mod tests {
     fn b64(text: &str) -> Vec<u8> {
         URL_SAFE_NO_PAD.decode(text).unwrap()
     }
-
-    /// RFC 7515 Appendix A.2: the RS256 example (2048-bit key, e = 65537).
-    const RFC7515_N: &str = concat!(
-        "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddx",
-        "HmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMs",
-        "D1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSH",
-        "SXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdV",
-        "MTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8",
-        "NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ",
-    );
-    /// Header `{"alg":"RS256"}`; payload `{"iss":"joe",\r\n "exp":1300819380,\r\n
-    /// "http://example.com/is_root":true}`.
-    const RFC7515_JWS: &str = concat!(
-        "eyJhbGciOiJSUzI1NiJ9.",
-        "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFt",
-        "cGxlLmNvbS9pc19yb290Ijp0cnVlfQ.",
-        "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7",
-        "AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4",
-        "BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K",
-        "0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqv",
-        "hJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrB",
-        "p0igcN_IoypGlUPQGe77Rw",
-    );
-
-    /// A PS256 token issued by Keycloak, as used in Envoy's jwt_verify_lib tests
-    /// (`verify_jwk_rsa_pss_test.cc`), with its issuer's 2048-bit key.
-    const KEYCLOAK_N: &str = concat!(
-        "vz40nPlC2XsAGbqfp3S4nyl2G1iMFER1l_I4k7gfC-87UWu2-a7BZQHb646WmSXu8xFzu0x5FFTFmu_v3Aj1NAcd",
-        "Ybz09UypSxfH--aw7ATiSWL26jHixFP4l6miJxaXV-rlp9qFSO--1JRnlvYrt6M5mQI0ZvN8EahAVXIHNtDMZYu0",
-        "HYwwL7j45gjF9o9kDbfMSPr8Oni0QC2tTcCg623OlNqrJZFT4YNJ8A1nRfwGwBLFp5pxpK9ZCekQVhBpZNUrlLB5",
-        "uDaB5H9lwFKslbHC-HKlJbfZZg16j6tlQTgw6dnKNo5LPrZ4TeSUyuoudzZSpZo4dyFsasTfWYTSLQ",
-    );
-    /// Header `{"alg":"PS256","typ":"JWT","kid":"4hmO65bbc7IVI-3PfA2emAlO0qhv4rB__yw8BPQ58q8"}`;
-    /// payload `{"exp":1593912811,"iat":1593912511,"jti":"3c9ee909-…","iss":"https://keycloak
-    /// .localhost/auth/realms/applications","sub":"c3cfd999-…","typ":"Bearer","azp":"foo",…}`.
-    const KEYCLOAK_PS256_JWS: &str = concat!(
-        "eyJhbGciOiJQUzI1NiIsInR5cCIgOiAiSldUIiwia2lkIiA6ICI0aG1PNjViYmM3SVZJLTNQ",
-        "ZkEyZW1BbE8wcWh2NHJCX195dzhCUFE1OHE4In0.",
-        "eyJleHAiOjE1OTM5MTI4MTEsImlhdCI6MTU5MzkxMjUxMSwianRpIjoiM2M5ZWU5MDktM2Nh",
-        "NS00NTg3LThjMGItNzAwY2I0Y2I4ZTYyIiwiaXNzIjoiaHR0cHM6Ly9rZXljbG9hay5sb2Nh",
-        "bGhvc3QvYXV0aC9yZWFsbXMvYXBwbGljYXRpb25zIiwic3ViIjoiYzNjZmQ5OTktY2EyMi00",
-        "MDgwLTk4NjMtMjc3NDI3ZGI0MzIxIiwidHlwIjoiQmVhcmVyIiwiYXpwIjoiZm9vIiwic2Vz",
-        "c2lvbl9zdGF0ZSI6ImRlMzdiYTljLTRiM2EtNDI1MC1hODliLWRhODE5MjhmY2Y5YiIsImFj",
-        "ciI6IjEiLCJzY29wZSI6ImVtYWlsIHByb2ZpbGUiLCJlbWFpbF92ZXJpZmllZCI6ZmFsc2Us",
-        "Im5hbWUiOiJVc2VyIFplcm8iLCJwcmVmZXJyZWRfdXNlcm5hbWUiOiJ1c2VyMCIsImdpdmVu",
-        "X25hbWUiOiJVc2VyIiwiZmFtaWx5X25hbWUiOiJaZXJvIiwiZW1haWwiOiJ1c2VyMEBtYWls",
-        "LmNvbSJ9.",
-        "fas6TkXZ97K1d8tTMCEFDcG-MupI-BwGn0UZD8riwmbLf5xmDPaoZwmJ3k-szVo-oJMfMZbr",
-        "VAI8xQwg4Z7bQvd3I9WM6XPsu1_gKnkc2EOATgkdpDg5rWOPSZCFLUD_bqsoPQrfc2C1-UKs",
-        "VOwUkXEH6rEIlOvngqQWNJjtbkvsS2N_3kNAgaD8cELT5mxmM4vGZn14OHmXHJBIW9pHJU64",
-        "tA0sDcexoylL7xB_E1XTs3St0sYyq_pz9920vHScr9KXQ3y9k-fbPvgBs2gGY0iK63E0lEwD",
-        "fRWY4Za6RRqymammehv7ZiE4HjDy5Q_AdLGdRefrTxtiQrHIThLqAw",
-    );
 
     const AQAB: &[u8] = &[1, 0, 1];
 
@@ -645,34 +593,31 @@ mod tests {
 
     #[test]
     fn rfc7515_rs256_example_verifies_through_the_validator() {
-        let key = RsaVerifyingKey::new(&b64(RFC7515_N), AQAB).unwrap();
+        let key = RsaVerifyingKey::new(&b64(RS256_N), AQAB).unwrap();
         assert_eq!(key.bits(), 2048);
-        let token = UntrustedToken::new(RFC7515_JWS).unwrap();
+        let token = UntrustedToken::new(RS256_JWS).unwrap();
         let token = RsaVerifier::RS256
             .validator::<Custom>(&key)
             .validate(&token)
             .unwrap();
         assert_eq!(token.claims().custom["iss"], "joe");
         // The validator matches the token's `alg` against the algorithm's name.
-        let token = UntrustedToken::new(RFC7515_JWS).unwrap();
+        let token = UntrustedToken::new(RS256_JWS).unwrap();
         assert!(RsaVerifier::PS256
             .validator::<Custom>(&key)
             .validate(&token)
             .is_err());
-        let (message, signature) = split(RFC7515_JWS);
-        assert!(check("RS256", &b64(RFC7515_N), message, &signature));
+        let (message, signature) = split(RS256_JWS);
+        assert!(check("RS256", &b64(RS256_N), message, &signature));
         for other in ["RS384", "RS512", "PS256", "PS384", "PS512"] {
-            assert!(
-                !check(other, &b64(RFC7515_N), message, &signature),
-                "{other}"
-            );
+            assert!(!check(other, &b64(RS256_N), message, &signature), "{other}");
         }
     }
 
     #[test]
     fn keycloak_ps256_token_verifies() {
-        let n = b64(KEYCLOAK_N);
-        let (message, signature) = split(KEYCLOAK_PS256_JWS);
+        let n = b64(PS256_N);
+        let (message, signature) = split(PS256_JWS);
         assert!(check("PS256", &n, message, &signature));
         assert!(!check("RS256", &n, message, &signature));
         assert!(!check("PS384", &n, message, &signature));
@@ -681,8 +626,8 @@ mod tests {
     #[test]
     fn tampered_or_misplaced_signatures_are_refused() {
         for (alg, n, jws) in [
-            ("RS256", b64(RFC7515_N), RFC7515_JWS),
-            ("PS256", b64(KEYCLOAK_N), KEYCLOAK_PS256_JWS),
+            ("RS256", b64(RS256_N), RS256_JWS),
+            ("PS256", b64(PS256_N), PS256_JWS),
         ] {
             let (message, signature) = split(jws);
             let key = RsaVerifyingKey::new(&n, AQAB).unwrap();
@@ -721,10 +666,10 @@ mod tests {
 
     #[test]
     fn the_wrong_key_refuses() {
-        let (message, signature) = split(RFC7515_JWS);
-        assert!(!check("RS256", &b64(KEYCLOAK_N), message, &signature));
-        let (message, signature) = split(KEYCLOAK_PS256_JWS);
-        assert!(!check("PS256", &b64(RFC7515_N), message, &signature));
+        let (message, signature) = split(RS256_JWS);
+        assert!(!check("RS256", &b64(PS256_N), message, &signature));
+        let (message, signature) = split(PS256_JWS);
+        assert!(!check("PS256", &b64(RS256_N), message, &signature));
     }
 
     #[test]
@@ -778,7 +723,7 @@ mod tests {
 
     #[test]
     fn keys_are_checked() {
-        let n = b64(RFC7515_N);
+        let n = b64(RS256_N);
         let mut padded = vec![0, 0];
         padded.extend_from_slice(&n);
         assert_eq!(
@@ -830,7 +775,7 @@ mod tests {
 
     #[test]
     fn integers_round_trip() {
-        let n = b64(RFC7515_N);
+        let n = b64(RS256_N);
         let value = uint_from_be::<{ U2048::LIMBS }>(&n);
         assert_eq!(uint_to_be(&value, n.len()), n);
         let value = uint_from_be::<{ U4096::LIMBS }>(&n[1..]);
