@@ -133,6 +133,7 @@ fn run<'c>(config: &'c FilterConfig, call: &Call<'_>) -> Decision<'c> {
             route: call.route.as_deref(),
             headers: &headers,
             listener_role: &|| call.role.map(<[u8]>::to_vec),
+            header: &|_| None,
             cluster: &|| call.cluster.map(str::to_owned),
             now: NOW,
             fingerprint: true,
@@ -540,6 +541,7 @@ fn denials_carry_rfc_6750_challenges_without_token_content() {
             route: None,
             headers: &headers,
             listener_role: &|| None,
+            header: &|_| None,
             cluster: &|| None,
             now: NOW,
             fingerprint: false,
@@ -1194,6 +1196,7 @@ fn run_cached<'c>(
             route: None,
             headers: &headers,
             listener_role: &|| role.map(<[u8]>::to_vec),
+            header: &|_| None,
             cluster: &|| Some(cluster.to_owned()),
             now,
             fingerprint: true,
@@ -1593,6 +1596,7 @@ fn the_listener_role_is_read_only_when_the_decision_depends_on_it() {
                 route: None,
                 headers: &headers,
                 listener_role: &read,
+                header: &|_| None,
                 cluster: &|| Some("web_cluster".to_owned()),
                 now: NOW,
                 fingerprint: false,
@@ -1713,6 +1717,7 @@ fn a_path_that_is_not_utf8_is_refused_where_the_query_holds_tokens() {
                 route: None,
                 headers: &headers,
                 listener_role: &|| None,
+                header: &|_| None,
                 cluster: &|| Some("web_cluster".to_owned()),
                 now: NOW,
                 fingerprint: false,
@@ -2016,4 +2021,325 @@ fn route_requirements_table() {
         .as_ref()
         .expect("the error is kept for the log");
     assert_eq!(error.field, "providers");
+}
+
+#[test]
+fn cors_preflights_pass_without_a_token_and_nothing_else_does() {
+    let keys = demo_keys();
+    let cfg = config(&keys, json!({}));
+    let preflight = |method: &'static str, origin: bool, acrm: bool| {
+        let mut headers = vec![(":method", method), ("x-jwt-sub", "spoofed")];
+        if origin {
+            headers.push(("origin", "https://app.example.com"));
+        }
+        if acrm {
+            headers.push(("access-control-request-method", "POST"));
+        }
+        headers
+    };
+    let decision = run(
+        &cfg,
+        &Call {
+            extra_headers: preflight("OPTIONS", true, true),
+            ..Call::default()
+        },
+    );
+    assert_eq!(decision.facts.outcome.name(), "cors_preflight");
+    // Anonymous: no identity headers, and the client's copies are stripped.
+    let plan = allowed_plan(&decision);
+    assert_eq!(plan.remove, vec!["x-jwt-sub".to_string()]);
+    assert!(plan.set.is_empty(), "{plan:?}");
+
+    let mut failures = Vec::new();
+    for (name, headers) in [
+        ("GET with CORS headers", preflight("GET", true, true)),
+        ("OPTIONS without Origin", preflight("OPTIONS", false, true)),
+        (
+            "OPTIONS without Access-Control-Request-Method",
+            preflight("OPTIONS", true, false),
+        ),
+        ("lower-case method", preflight("options", true, true)),
+    ] {
+        let decision = run(
+            &cfg,
+            &Call {
+                extra_headers: headers,
+                ..Call::default()
+            },
+        );
+        check(
+            name,
+            &decision,
+            &Expect::Deny(401, "missing"),
+            &mut failures,
+        );
+    }
+    // A "preflight" with a token is not one a browser sends: the token is checked.
+    let bad = unsigned(
+        json!({"alg": "RS256", "kid": "demo-rsa"}),
+        &claims(json!("api.example.com")),
+    );
+    let decision = run(
+        &cfg,
+        &Call {
+            token: Some(bad),
+            extra_headers: preflight("OPTIONS", true, true),
+            ..Call::default()
+        },
+    );
+    check(
+        "preflight with a bad token",
+        &decision,
+        &Expect::Deny(401, "bad_signature"),
+        &mut failures,
+    );
+    // Turned off: a preflight needs a token like anything else.
+    let strict = config(&keys, json!({"bypass_cors_preflight": false}));
+    let decision = run(
+        &strict,
+        &Call {
+            extra_headers: preflight("OPTIONS", true, true),
+            ..Call::default()
+        },
+    );
+    check(
+        "bypass off",
+        &decision,
+        &Expect::Deny(401, "missing"),
+        &mut failures,
+    );
+    // The lazy read is what a host without all headers answers with.
+    let headers = vec![(":path".to_string(), b"/".to_vec())];
+    let lookup = |name: &str| match name {
+        ":method" => Some(b"OPTIONS".to_vec()),
+        "origin" => Some(b"https://app.example.com".to_vec()),
+        "access-control-request-method" => Some(b"PUT".to_vec()),
+        _ => None,
+    };
+    let decision = evaluate(
+        &cfg,
+        &Fetched::new(&cfg),
+        &mut TokenCache::new(cfg.cache),
+        &Request {
+            route: None,
+            headers: &headers,
+            listener_role: &|| None,
+            header: &lookup,
+            cluster: &|| None,
+            now: NOW,
+            fingerprint: false,
+        },
+    );
+    check(
+        "preflight read lazily",
+        &decision,
+        &Expect::Allow,
+        &mut failures,
+    );
+    assert_all_passed(&failures);
+}
+
+#[test]
+fn cookie_tokens_are_verified_and_leave_with_the_narrowed_token() {
+    let keys = demo_keys();
+    let mut json = config_json(&keys, json!({}));
+    json["providers"][0]["from_cookies"] = json!(["at"]);
+    let cfg = FilterConfig::from_json(json.to_string().as_bytes()).unwrap();
+    let inner = narrowed_token(&keys, "orders", json!({"sub": "alice-orders"}));
+    let outer = outer_with(&keys, json!({"orders": inner}), json!({}));
+    let cookie = format!("theme=dark; at={outer}; lang=en");
+
+    // Narrowed: the upstream gets the narrow token and every other cookie, not the broad one.
+    let decision = run(
+        &cfg,
+        &Call {
+            cluster: Some("orders_cluster"),
+            extra_headers: vec![("cookie", &cookie)],
+            ..Call::default()
+        },
+    );
+    let plan = allowed_plan(&decision);
+    assert_eq!(
+        plan.set,
+        vec![
+            ("cookie".to_string(), "theme=dark; lang=en".to_string()),
+            ("authorization".to_string(), format!("Bearer {inner}")),
+            ("x-jwt-sub".to_string(), "alice-orders".to_string()),
+        ]
+    );
+    // The only cookie: the header goes.
+    let only = format!("at={outer}");
+    let decision = run(
+        &cfg,
+        &Call {
+            cluster: Some("orders_cluster"),
+            extra_headers: vec![("cookie", &only)],
+            ..Call::default()
+        },
+    );
+    assert!(allowed_plan(&decision)
+        .remove
+        .contains(&"cookie".to_string()));
+    // Not a narrowing target: the request goes on as it came.
+    let decision = run(
+        &cfg,
+        &Call {
+            extra_headers: vec![("cookie", &cookie)],
+            ..Call::default()
+        },
+    );
+    let plan = allowed_plan(&decision);
+    assert!(
+        plan.set.iter().all(|(name, _)| name != "cookie"),
+        "{plan:?}"
+    );
+    assert!(!plan.remove.contains(&"cookie".to_string()));
+
+    let mut failures = Vec::new();
+    let forged = unsigned(
+        json!({"alg": "RS256", "kid": "demo-rsa"}),
+        &claims(json!("api.example.com")),
+    );
+    let forged_cookie = format!("at={forged}");
+    let twice = format!("at={outer}; at={outer}");
+    for (name, call, expect) in [
+        (
+            "forged cookie",
+            Call {
+                extra_headers: vec![("cookie", &forged_cookie)],
+                ..Call::default()
+            },
+            Expect::Deny(401, "bad_signature"),
+        ),
+        (
+            "cookie and header",
+            Call {
+                token: Some(outer.clone()),
+                extra_headers: vec![("cookie", &cookie)],
+                ..Call::default()
+            },
+            Expect::Deny(400, "ambiguous"),
+        ),
+        (
+            "cookie twice",
+            Call {
+                extra_headers: vec![("cookie", &twice)],
+                ..Call::default()
+            },
+            Expect::Deny(400, "ambiguous"),
+        ),
+    ] {
+        check(name, &run(&cfg, &call), &expect, &mut failures);
+    }
+    // A provider that does not read cookies does not take a token from one.
+    let plain = config(&keys, json!({}));
+    let decision = run(
+        &plain,
+        &Call {
+            extra_headers: vec![("cookie", &cookie)],
+            ..Call::default()
+        },
+    );
+    check(
+        "cookies not configured",
+        &decision,
+        &Expect::Deny(401, "missing"),
+        &mut failures,
+    );
+    assert_all_passed(&failures);
+}
+
+#[test]
+fn refresh_before_expiry_at_the_edge_only() {
+    let keys = demo_keys();
+    let mut json = config_json(&keys, json!({"refresh_hint_header": "x-refresh-in"}));
+    json["providers"][0]["min_remaining_seconds"] = json!(30);
+    json["providers"][0]["refresh_hint_seconds"] = json!(120);
+    let cfg = FilterConfig::from_json(json.to_string().as_bytes()).unwrap();
+    let token = |left: i64| {
+        sign_default(
+            &keys.rsa,
+            &with(claims(json!("api.example.com")), json!({"exp": NOW + left})),
+        )
+        .unwrap()
+    };
+    let call = |left: i64, role: Option<&'static [u8]>| Call {
+        token: Some(token(left)),
+        role,
+        ..Call::default()
+    };
+
+    let mut failures = Vec::new();
+    let soon = run(&cfg, &call(29, Some(b"edge")));
+    check(
+        "29 s left at the edge",
+        &soon,
+        &Expect::Deny(401, "expires_too_soon"),
+        &mut failures,
+    );
+    if let Verdict::Deny { denial, .. } = &soon.verdict {
+        let challenge = &denial
+            .headers
+            .iter()
+            .find(|(n, _)| n == "www-authenticate")
+            .unwrap()
+            .1;
+        assert!(
+            challenge.contains("error=\"invalid_token\"")
+                && challenge.contains("error_description=\"token expires too soon\""),
+            "{challenge}"
+        );
+    }
+    check(
+        "29 s left inside",
+        &run(&cfg, &call(29, Some(b"internal"))),
+        &Expect::Allow,
+        &mut failures,
+    );
+    assert_all_passed(&failures);
+
+    let hint = |left: i64, role: Option<&'static [u8]>| {
+        let decision = run(&cfg, &call(left, role));
+        allowed_plan(&decision).response.clone()
+    };
+    assert_eq!(
+        hint(30, Some(b"edge")),
+        vec![("x-refresh-in".to_string(), "30".to_string())]
+    );
+    assert_eq!(
+        hint(119, None),
+        vec![("x-refresh-in".to_string(), "119".to_string())]
+    );
+    assert_eq!(hint(120, Some(b"edge")), vec![]);
+    assert_eq!(hint(3600, Some(b"edge")), vec![]);
+    // Never on an internal listener, however little is left.
+    assert_eq!(hint(31, Some(b"internal")), vec![]);
+    assert_eq!(hint(5, Some(b"internal")), vec![]);
+    // Narrowed: the hint is about the token the client holds.
+    let inner = narrowed_token(&keys, "orders", json!({"exp": NOW + 60}));
+    let outer = outer_with(&keys, json!({"orders": inner}), json!({"exp": NOW + 90}));
+    let decision = run(
+        &cfg,
+        &Call {
+            token: Some(outer),
+            cluster: Some("orders_cluster"),
+            role: Some(b"edge"),
+            ..Call::default()
+        },
+    );
+    assert_eq!(
+        allowed_plan(&decision).response,
+        vec![("x-refresh-in".to_string(), "90".to_string())]
+    );
+    // No hint configured: nothing on the response.
+    let plain = config(&keys, json!({}));
+    let decision = run(
+        &plain,
+        &Call {
+            token: Some(token(5)),
+            role: Some(b"edge"),
+            ..Call::default()
+        },
+    );
+    assert!(allowed_plan(&decision).response.is_empty());
 }

@@ -392,6 +392,7 @@ fn check_lifetime(
         require_expiration: true,
         max_lifetime_seconds: None,
         internal_max_expired_seconds: None,
+        min_remaining_seconds: None,
     };
     let skew = DEFAULT_CLOCK_SKEW_SECONDS;
     match lifetime::check(&claims, &policy(Role::Edge), now) {

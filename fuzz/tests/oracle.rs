@@ -31,6 +31,7 @@ fn decide<'s>(setup: &'s Setup, headers: &Headers, cluster: &str) -> Decision<'s
             route: None,
             headers,
             listener_role: &|| None,
+            header: &|_| None,
             cluster: &move || Some(cluster.clone()),
             now: NOW,
             fingerprint: false,

@@ -30,6 +30,9 @@ pub const DEFAULT_SESSION_CLAIM: &str = "sid";
 pub const DEFAULT_CACHE_MAX_ENTRIES: usize = 1024;
 pub const DEFAULT_CACHE_MAX_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_FILTER_STATE_CLAIM: &str = "sub";
+pub const DEFAULT_REFRESH_HINT_HEADER: &str = "x-token-expires-in";
+/// Upper bound of `min_remaining_seconds` and `refresh_hint_seconds`: a day.
+const MAX_REMAINING_SECONDS: u64 = 86_400;
 const MAX_CLOCK_SKEW_SECONDS: u64 = 3600;
 
 /// Headers the filter must never set: they frame or route the request.
@@ -103,6 +106,10 @@ struct RawConfig {
     cache: Option<RawCache>,
     #[serde(default)]
     filter_state: Option<RawFilterState>,
+    #[serde(default)]
+    bypass_cors_preflight: Option<bool>,
+    #[serde(default)]
+    refresh_hint_header: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -139,7 +146,13 @@ struct RawProvider {
     #[serde(default)]
     from_params: Vec<String>,
     #[serde(default)]
+    from_cookies: Vec<String>,
+    #[serde(default)]
     clock_skew_seconds: Option<u64>,
+    #[serde(default)]
+    min_remaining_seconds: Option<u64>,
+    #[serde(default)]
+    refresh_hint_seconds: Option<u64>,
     #[serde(default)]
     require_expiration: Option<bool>,
     #[serde(default)]
@@ -271,6 +284,8 @@ pub enum Location {
     Header { name: String, prefix: String },
     /// A query parameter of `:path`.
     Param(String),
+    /// A cookie of the `cookie` header (RFC 6265 §4.2), by its exact name.
+    Cookie(String),
 }
 
 #[derive(Debug)]
@@ -283,6 +298,11 @@ pub struct Provider {
     pub remote_jwks: Option<RemoteJwks>,
     pub locations: Vec<Location>,
     pub clock_skew_seconds: u64,
+    /// At the edge, a token with less lifetime left than this is refused (the client refreshes).
+    pub min_remaining_seconds: Option<u64>,
+    /// At the edge, a token that passes with less lifetime left than this gets the refresh
+    /// hint response header.
+    pub refresh_hint_seconds: Option<u64>,
     pub require_expiration: bool,
     pub max_lifetime_seconds: Option<u64>,
     pub required_claims: Vec<String>,
@@ -363,6 +383,11 @@ pub struct FilterConfig {
     /// Client-sent copies of these headers are removed from every request: the filter sets them.
     pub owned_headers: Vec<String>,
     pub header_reads: HeaderReads,
+    /// CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`, no token)
+    /// pass without a token.
+    pub bypass_cors_preflight: bool,
+    /// The response header that tells a client how many seconds its token has left.
+    pub refresh_hint_header: String,
     /// Notes for the start-up log (skipped keys and the like).
     pub notes: Vec<String>,
 }
@@ -528,9 +553,13 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
     }
 
     let reads_query = locations.iter().any(|l| matches!(l, Location::Param(_)));
-    let header_reads = if token_headers
-        .iter()
-        .all(|name| JOINED_BY_ENVOY.contains(name))
+    // A request may carry several `cookie` headers (HTTP/1.1 and HTTP/2 alike), and a single
+    // lookup returns only the first: cookies need every header.
+    let reads_cookies = locations.iter().any(|l| matches!(l, Location::Cookie(_)));
+    let header_reads = if !reads_cookies
+        && token_headers
+            .iter()
+            .all(|name| JOINED_BY_ENVOY.contains(name))
     {
         let mut names: Vec<String> = token_headers.iter().map(|name| name.to_string()).collect();
         if reads_query {
@@ -540,6 +569,22 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
     } else {
         HeaderReads::All
     };
+
+    let refresh_hint_header = header_name(
+        "refresh_hint_header",
+        raw.refresh_hint_header
+            .as_deref()
+            .unwrap_or(DEFAULT_REFRESH_HINT_HEADER),
+    )?;
+    if matches!(
+        refresh_hint_header.as_str(),
+        "www-authenticate" | "set-cookie" | "cache-control" | "content-type" | "location"
+    ) {
+        return Err(error(
+            "refresh_hint_header",
+            "must not be a header the response already uses for something else",
+        ));
+    }
 
     Ok(FilterConfig {
         providers,
@@ -559,6 +604,8 @@ fn compile(raw: RawConfig) -> Result<FilterConfig, ConfigError> {
         reads_query,
         owned_headers,
         header_reads,
+        bypass_cors_preflight: raw.bypass_cors_preflight.unwrap_or(true),
+        refresh_hint_header,
         notes,
     })
 }
@@ -720,10 +767,21 @@ fn compile_provider(
         }
         locations.push(Location::Param(name));
     }
+    for (index, name) in raw.from_cookies.into_iter().enumerate() {
+        // An RFC 6265 cookie-name: an RFC 9110 token.
+        let separator = |b: u8| b"()<>@,;:\\\"/[]?={}".contains(&b);
+        if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic() || separator(b)) {
+            return Err(error(
+                format!("{field}.from_cookies[{index}]"),
+                "not a valid cookie name",
+            ));
+        }
+        locations.push(Location::Cookie(name));
+    }
     if locations.is_empty() {
         return Err(error(
             format!("{field}.from_headers"),
-            "no token location: set from_headers or from_params",
+            "no token location: set from_headers, from_params or from_cookies",
         ));
     }
 
@@ -733,6 +791,34 @@ fn compile_provider(
             format!("{field}.clock_skew_seconds"),
             format!("must be at most {MAX_CLOCK_SKEW_SECONDS}"),
         ));
+    }
+    for (name, value) in [
+        ("min_remaining_seconds", raw.min_remaining_seconds),
+        ("refresh_hint_seconds", raw.refresh_hint_seconds),
+    ] {
+        if value.is_some_and(|seconds| !(1..=MAX_REMAINING_SECONDS).contains(&seconds)) {
+            return Err(error(
+                format!("{field}.{name}"),
+                format!("must be between 1 and {MAX_REMAINING_SECONDS}"),
+            ));
+        }
+    }
+    if let (Some(hint), Some(min)) = (raw.refresh_hint_seconds, raw.min_remaining_seconds) {
+        if hint <= min {
+            // Every token inside the hint window would be refused before it got the hint.
+            return Err(error(
+                format!("{field}.refresh_hint_seconds"),
+                "must be greater than min_remaining_seconds",
+            ));
+        }
+    }
+    if let (Some(min), Some(max)) = (raw.min_remaining_seconds, raw.max_lifetime_seconds) {
+        if min >= max {
+            return Err(error(
+                format!("{field}.min_remaining_seconds"),
+                "must be less than max_lifetime_seconds, or no token could pass",
+            ));
+        }
     }
     if raw.max_lifetime_seconds == Some(0) {
         return Err(error(
@@ -786,6 +872,8 @@ fn compile_provider(
         remote_jwks,
         locations,
         clock_skew_seconds,
+        min_remaining_seconds: raw.min_remaining_seconds,
+        refresh_hint_seconds: raw.refresh_hint_seconds,
         require_expiration: raw.require_expiration.unwrap_or(true),
         max_lifetime_seconds: raw.max_lifetime_seconds,
         required_claims: raw.required_claims,
@@ -985,6 +1073,10 @@ mod tests {
         assert_eq!(config.role, Role::Edge);
         assert_eq!(config.embedded_tokens_claim, "embedded_tokens");
         assert_eq!(config.forward_header, "authorization");
+        assert!(config.bypass_cors_preflight);
+        assert_eq!(config.refresh_hint_header, "x-token-expires-in");
+        assert_eq!(config.providers[0].min_remaining_seconds, None);
+        assert_eq!(config.providers[0].refresh_hint_seconds, None);
         assert_eq!(config.on_missing_embedded, OnMissingEmbedded::Deny);
         assert_eq!(config.max_token_bytes, DEFAULT_MAX_TOKEN_BYTES);
         assert_eq!(config.realm, "jwt-relay");
@@ -1038,6 +1130,14 @@ mod tests {
         // only the first: every header is read so that the second copy is seen.
         config["providers"][0]["from_headers"] = json!([{"name": "x-token"}]);
         assert_eq!(parse(&config).unwrap().header_reads, HeaderReads::All);
+        // Several `cookie` headers are several values: only reading them all sees every one.
+        let mut config = minimal();
+        config["providers"][0]["from_cookies"] = json!(["session_at"]);
+        let compiled = parse(&config).unwrap();
+        assert_eq!(compiled.header_reads, HeaderReads::All);
+        assert!(compiled
+            .locations
+            .contains(&Location::Cookie("session_at".into())));
     }
 
     #[test]
@@ -1120,6 +1220,21 @@ mod tests {
                 json!({"internal_max_expired_seconds": "10"}),
                 "internal_max_expired_seconds",
             ),
+            (
+                "bad refresh hint header",
+                json!({"refresh_hint_header": "x hint"}),
+                "refresh_hint_header",
+            ),
+            (
+                "refresh hint header that means something else",
+                json!({"refresh_hint_header": "WWW-Authenticate"}),
+                "refresh_hint_header",
+            ),
+            (
+                "preflight switch not a bool",
+                json!({"bypass_cors_preflight": "yes"}),
+                "bypass_cors_preflight",
+            ),
         ];
         assert_refused_at(cases, false);
     }
@@ -1172,6 +1287,36 @@ mod tests {
                 "bad param name",
                 json!({"from_params": ["a&b"]}),
                 "providers[0].from_params[0]",
+            ),
+            (
+                "bad cookie name",
+                json!({"from_cookies": ["a;b"]}),
+                "providers[0].from_cookies[0]",
+            ),
+            (
+                "empty cookie name",
+                json!({"from_cookies": ["ok", ""]}),
+                "providers[0].from_cookies[1]",
+            ),
+            (
+                "min remaining zero",
+                json!({"min_remaining_seconds": 0}),
+                "providers[0].min_remaining_seconds",
+            ),
+            (
+                "refresh hint over a day",
+                json!({"refresh_hint_seconds": 86401}),
+                "providers[0].refresh_hint_seconds",
+            ),
+            (
+                "refresh hint inside the refused window",
+                json!({"min_remaining_seconds": 60, "refresh_hint_seconds": 60}),
+                "providers[0].refresh_hint_seconds",
+            ),
+            (
+                "min remaining beyond the longest lifetime",
+                json!({"min_remaining_seconds": 600, "max_lifetime_seconds": 600}),
+                "providers[0].min_remaining_seconds",
             ),
             (
                 "huge skew",

@@ -108,6 +108,18 @@ pub(super) fn read_headers(reads: &HeaderReads) -> Result<Vec<(String, Vec<u8>)>
     }
 }
 
+/// One request header by name, `None` when absent or unreadable.
+pub(super) fn request_header(name: &str) -> Option<Vec<u8>> {
+    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
+        .ok()
+        .flatten()
+}
+
+/// Sets a response header, replacing every copy the upstream sent.
+pub(super) fn set_response_header(name: &str, value: &str) -> Result<(), Status> {
+    hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value))
+}
+
 pub(super) fn property(path: &[&str]) -> Option<Vec<u8>> {
     hostcalls::get_property(path.to_vec()).ok().flatten()
 }

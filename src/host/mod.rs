@@ -31,7 +31,8 @@ use crate::request::flow::Flow;
 use crate::token::role::Role;
 use calls::{
     action, export_filter_state, fail_closed, follow_host_log_level, host_clock, now_ms, property,
-    read_answer, read_fetch, read_headers, HostRequest, HostStore,
+    read_answer, read_fetch, read_headers, request_header, set_response_header, HostRequest,
+    HostStore,
 };
 use metrics::Metrics;
 
@@ -236,6 +237,7 @@ impl RootContext for Root {
         Some(Box::new(Filter {
             shared: self.shared.clone(),
             flow: Flow::default(),
+            response_headers: Vec::new(),
         }))
     }
 
@@ -249,6 +251,8 @@ struct Filter {
     shared: Option<Rc<Shared>>,
     /// This request's call outs, if its decision asks for any.
     flow: Flow<Resume>,
+    /// Headers the decision set on the response (the refresh hint), applied when it comes.
+    response_headers: Vec<(String, String)>,
 }
 
 impl Context for Filter {
@@ -311,6 +315,7 @@ impl HttpContext for Filter {
                 listener_role: &read_role,
                 cluster: &read_cluster,
                 route: route.as_deref(),
+                header: &request_header,
                 now,
                 fingerprint: log::log_enabled!(log::Level::Debug),
             },
@@ -331,7 +336,20 @@ impl HttpContext for Filter {
         }
         shared.metrics.tally.borrow_mut().record(&decision);
         export_filter_state(&shared.config, &decision);
+        if let Verdict::Allow(plan) = &mut decision.verdict {
+            self.response_headers = std::mem::take(&mut plan.response);
+        }
         apply(&mut self.flow, decision)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        for (name, value) in std::mem::take(&mut self.response_headers) {
+            // Only a hint: a response that cannot carry it still goes out.
+            if let Err(status) = set_response_header(&name, &value) {
+                warn!("jwt-relay: could not set the {name} response header: {status:?}");
+            }
+        }
+        Action::Continue
     }
 }
 

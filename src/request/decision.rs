@@ -32,6 +32,9 @@ pub struct Request<'r> {
     /// The route's `filter_metadata.jwt_relay` as the host reads it (Envoy's map
     /// serialisation), `None` when the route has none: see `request::route`.
     pub route: Option<&'r [u8]>,
+    /// Reads one request header the headers above may lack (one host call); only a rare path
+    /// asks (is this tokenless request a CORS preflight?).
+    pub header: &'r dyn Fn(&str) -> Option<Vec<u8>>,
     /// Unix seconds from the host clock.
     pub now: i64,
     /// Whether to put a token fingerprint in the facts (a SHA-256: only when it will be logged).
@@ -45,6 +48,9 @@ pub struct HeaderPlan {
     pub set: Vec<(String, String)>,
     /// The new `:path`, when a token must leave the query string.
     pub path: Option<String>,
+    /// Response headers to set (replacing the upstream's copies) when the response comes back:
+    /// the refresh hint.
+    pub response: Vec<(String, String)>,
 }
 
 /// Facts for the log line, stats and filter state; never a token. The only claim values are
@@ -203,6 +209,11 @@ pub fn evaluate<'c>(
         Ok(None) if rules.requirement == Requirement::AllowMissing => {
             return anonymous(facts, Outcome::Anonymous);
         }
+        // A browser sends a preflight without credentials (Fetch standard, CORS-preflight
+        // request); one that carries a token is not a preflight and is checked like any other.
+        Ok(None) if config.bypass_cors_preflight && is_cors_preflight(request) => {
+            return anonymous(facts, Outcome::CorsPreflight);
+        }
         Ok(None) => {
             return deny(
                 facts,
@@ -277,8 +288,10 @@ pub fn evaluate<'c>(
 
     let mut plan = HeaderPlan {
         remove: spoofed.clone(),
+        response: refresh_hint(config, &token, request.now, &role),
         ..HeaderPlan::default()
     };
+    facts.role = role.known();
     let cluster = if config.upstreams.is_empty() {
         None
     } else {
@@ -303,7 +316,7 @@ pub fn evaluate<'c>(
                 "no token for the requested service",
             ),
             OnMissingEmbedded::Strip => {
-                remove_token(found.location, path, &mut plan);
+                remove_token(found.location, path, request.headers, &mut plan);
                 allow(
                     plan,
                     Facts {
@@ -320,7 +333,7 @@ pub fn evaluate<'c>(
         Ok(inner) => inner,
         Err(error) => return invalid(facts, &error),
     };
-    remove_token(found.location, path, &mut plan);
+    remove_token(found.location, path, request.headers, &mut plan);
     plan.set
         .push((config.forward_header.clone(), format!("Bearer {embedded}")));
     // The upstream learns about the caller only through the narrowed token.
@@ -394,15 +407,60 @@ fn allow<'c>(mut plan: HeaderPlan, facts: Facts<'c>) -> Decision<'c> {
 }
 
 /// Takes the presented token off the request so that it does not travel upstream.
-fn remove_token(location: &Location, path: &str, plan: &mut HeaderPlan) {
-    match location {
-        Location::Header { name, .. } => {
-            if !plan.remove.contains(name) {
-                plan.remove.push(name.clone());
-            }
+fn remove_token(
+    location: &Location,
+    path: &str,
+    headers: &[(String, Vec<u8>)],
+    plan: &mut HeaderPlan,
+) {
+    let mut remove = |name: &str| {
+        if !plan.remove.iter().any(|removed| removed == name) {
+            plan.remove.push(name.to_owned());
         }
+    };
+    match location {
+        Location::Header { name, .. } => remove(name),
         Location::Param(name) => plan.path = Some(extract::remove_query_param(path, name)),
+        // The other cookies travel on; the one that held the token does not.
+        Location::Cookie(name) => match extract::remove_cookie(headers, name) {
+            Some(rest) => plan.set.push(("cookie".to_owned(), rest)),
+            None => remove("cookie"),
+        },
     }
+}
+
+/// `OPTIONS` with `Origin` and `Access-Control-Request-Method` (Fetch standard §4.8). Read only
+/// for a request without a token, so the common path pays nothing for it.
+fn is_cors_preflight(request: &Request<'_>) -> bool {
+    let read = |name: &str| match request.headers.iter().find(|(n, _)| n == name) {
+        Some((_, value)) => Some(value.clone()),
+        None => (request.header)(name),
+    };
+    let present = |name: &str| read(name).is_some_and(|value| !value.is_empty());
+    read(":method").as_deref() == Some(b"OPTIONS")
+        && present("origin")
+        && present("access-control-request-method")
+}
+
+/// The refresh hint for an admitted token: at the edge, when it has less than the provider's
+/// `refresh_hint_seconds` left, the response tells the client how many seconds remain.
+fn refresh_hint(
+    config: &FilterConfig,
+    token: &verify::VerifiedToken<'_>,
+    now: i64,
+    role: &LazyRole<'_>,
+) -> Vec<(String, String)> {
+    let (Some(window), Some(exp)) = (
+        token.provider().refresh_hint_seconds,
+        token.claims().expiration.map(|exp| exp.timestamp()),
+    ) else {
+        return Vec::new();
+    };
+    let left = exp.saturating_sub(now);
+    if left >= i64::try_from(window).unwrap_or(i64::MAX) || role.get() != Role::Edge {
+        return Vec::new();
+    }
+    vec![(config.refresh_hint_header.clone(), left.max(0).to_string())]
 }
 
 fn set_claim_headers(config: &FilterConfig, claims: &Claims<ClaimSet>, plan: &mut HeaderPlan) {

@@ -79,9 +79,79 @@ pub fn extract<'r>(
                 };
                 record(token, location)?;
             }
+            Location::Cookie(name) => {
+                let mut value = None;
+                for cookie in cookies(headers) {
+                    let Ok(cookie) = cookie else {
+                        return Err(ExtractError::Malformed);
+                    };
+                    match cookie_match(cookie, name) {
+                        ParamMatch::Exact if value.is_none() => value = Some(cookie_value(cookie)),
+                        ParamMatch::Exact | ParamMatch::LookAlike => {
+                            return Err(ExtractError::Ambiguous)
+                        }
+                        ParamMatch::Other => {}
+                    }
+                }
+                let Some(value) = value else { continue };
+                record(Cow::Borrowed(non_empty(value)?), location)?;
+            }
         }
     }
     Ok(found)
+}
+
+/// Every `name=value` pair of every `cookie` header, in order (RFC 6265 §4.2.1: `; `-separated;
+/// HTTP/2 may split them over several headers, RFC 9113 §8.2.3). A header that is not UTF-8 is
+/// an error: a token could hide in it.
+fn cookies<'h>(headers: &'h [(String, Vec<u8>)]) -> impl Iterator<Item = Result<&'h str, ()>> {
+    headers
+        .iter()
+        .filter(|(name, _)| name == "cookie")
+        .flat_map(|(_, value)| {
+            let pairs: Box<dyn Iterator<Item = Result<&'h str, ()>>> =
+                match std::str::from_utf8(value) {
+                    Ok(text) => Box::new(
+                        text.split(';')
+                            .map(|pair| pair.trim_matches([' ', '\t']))
+                            .filter(|pair| !pair.is_empty())
+                            .map(Ok),
+                    ),
+                    Err(_) => Box::new(std::iter::once(Err(()))),
+                };
+            pairs
+        })
+}
+
+/// The value of a `name=value` cookie, without the optional double quotes (RFC 6265 §4.1.1).
+fn cookie_value(cookie: &str) -> &str {
+    let value = split_pair(cookie).1.trim_matches([' ', '\t']);
+    value
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(value)
+}
+
+/// Cookie names are exact (RFC 6265), but frameworks decode and fold them (PHP turns `.` into
+/// `_` and url-decodes): a cookie one of them reads as the token's is a second token.
+fn cookie_match(cookie: &str, name: &str) -> ParamMatch {
+    let raw_name = split_pair(cookie).0.trim_matches([' ', '\t']);
+    if raw_name == name {
+        ParamMatch::Exact
+    } else if skeleton(raw_name) == skeleton(name) {
+        ParamMatch::LookAlike
+    } else {
+        ParamMatch::Other
+    }
+}
+
+/// The `cookie` header without the cookie `name`, as one value; `None` when nothing is left.
+pub fn remove_cookie(headers: &[(String, Vec<u8>)], name: &str) -> Option<String> {
+    let kept: Vec<&str> = cookies(headers)
+        .filter_map(Result::ok)
+        .filter(|cookie| cookie_match(cookie, name) == ParamMatch::Other)
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
 }
 
 fn strip_prefix_ignore_case<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
@@ -341,6 +411,72 @@ mod tests {
         assert_eq!(remove_query_param("/a?b=1", "access_token"), "/a?b=1");
         assert_eq!(remove_query_param("/a", "access_token"), "/a");
         assert_eq!(remove_query_param("/a?access_token", "access_token"), "/a");
+    }
+
+    #[test]
+    fn cookie_tokens_over_one_or_several_headers() {
+        let locations = [bearer(), Location::Cookie("at".into())];
+        for h in [
+            headers(&[("cookie", b"theme=dark; at=a.b.c; lang=en")]),
+            headers(&[("cookie", b"theme=dark"), ("cookie", b"at=\"a.b.c\"")]),
+            headers(&[("cookie", b"  at=a.b.c ;;")]),
+        ] {
+            let found = extract(&h, "/", &locations).unwrap().unwrap();
+            assert_eq!(
+                (found.token.as_ref(), found.location),
+                ("a.b.c", &locations[1])
+            );
+        }
+        let cases: [(&[(&str, &[u8])], _); 7] = [
+            (
+                &[("cookie", b"at=a.b.c; at=d.e.f")],
+                Err(ExtractError::Ambiguous),
+            ),
+            (
+                &[("cookie", b"at=a.b.c"), ("cookie", b"at=a.b.c")],
+                Err(ExtractError::Ambiguous),
+            ),
+            (
+                &[("cookie", b"at=a.b.c"), ("authorization", b"Bearer a.b.c")],
+                Err(ExtractError::Ambiguous),
+            ),
+            // Names PHP or Rack read as `at` are a second token.
+            (
+                &[("cookie", b"a%74=x.y.z; at=a.b.c")],
+                Err(ExtractError::Ambiguous),
+            ),
+            (&[("cookie", b"AT=x.y.z")], Err(ExtractError::Ambiguous)),
+            (&[("cookie", b"at=")], Err(ExtractError::Malformed)),
+            (
+                &[("cookie", b"theme=\xff; at=a.b.c")],
+                Err(ExtractError::Malformed),
+            ),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(
+                extract(&headers(pairs), "/", &locations),
+                expected,
+                "{pairs:?}"
+            );
+        }
+        for other in [&b"att=a.b.c; xat=1"[..], b"theme=at", b""] {
+            let h = headers(&[("cookie", other)]);
+            assert_eq!(extract(&h, "/", &locations), Ok(None), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn removing_a_cookie_keeps_the_others() {
+        let h = headers(&[("cookie", b"theme=dark; at=a.b.c"), ("cookie", b"lang=en")]);
+        assert_eq!(
+            remove_cookie(&h, "at").as_deref(),
+            Some("theme=dark; lang=en")
+        );
+        assert_eq!(
+            remove_cookie(&headers(&[("cookie", b"at=a.b.c")]), "at"),
+            None
+        );
+        assert_eq!(remove_cookie(&headers(&[]), "at"), None);
     }
 
     #[test]

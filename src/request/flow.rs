@@ -231,6 +231,7 @@ mod tests {
             remove: vec!["authorization".into()],
             set: vec![("authorization".into(), "Bearer narrow".into())],
             path: Some("/orders".into()),
+            response: vec![],
         }
     }
 

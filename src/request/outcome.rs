@@ -27,6 +27,8 @@ pub enum Outcome {
     InsufficientScope,
     /// The route's `filter_metadata.jwt_relay` is not valid: refused, never read as no rules.
     RouteInvalid,
+    /// A CORS preflight without a token, passed (`bypass_cors_preflight`).
+    CorsPreflight,
 }
 
 impl Outcome {
@@ -43,6 +45,7 @@ impl Outcome {
             Outcome::Anonymous => "anonymous",
             Outcome::InsufficientScope => "insufficient_scope",
             Outcome::RouteInvalid => "route_invalid",
+            Outcome::CorsPreflight => "cors_preflight",
         }
     }
 }

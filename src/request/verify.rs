@@ -158,6 +158,7 @@ pub fn admit(
             require_expiration: token.provider.require_expiration,
             max_lifetime_seconds: token.provider.max_lifetime_seconds,
             internal_max_expired_seconds: config.internal_max_expired_seconds,
+            min_remaining_seconds: token.provider.min_remaining_seconds,
         };
         lifetime::check(&token.claims, &policy, inputs.now)
     };

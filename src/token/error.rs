@@ -32,6 +32,8 @@ pub enum TokenError {
     /// The `typ` header names a kind of token this provider does not accept.
     WrongType,
     Expired,
+    /// At the edge: less lifetime left than the provider's `min_remaining_seconds`.
+    ExpiresTooSoon,
     NotYetValid,
     IssuedInFuture,
     LifetimeTooLong,
@@ -64,6 +66,8 @@ pub enum Refusal {
     MissingClaim,
     WrongType,
     Expired,
+    /// At the edge: less lifetime left than the provider's `min_remaining_seconds`.
+    ExpiresTooSoon,
     NotYetValid,
     IssuedInFuture,
     LifetimeTooLong,
@@ -96,6 +100,7 @@ impl Refusal {
             Refusal::MissingClaim => "missing_claim",
             Refusal::WrongType => "wrong_type",
             Refusal::Expired => "expired",
+            Refusal::ExpiresTooSoon => "expires_too_soon",
             Refusal::NotYetValid => "not_yet_valid",
             Refusal::IssuedInFuture => "issued_in_future",
             Refusal::LifetimeTooLong => "lifetime_too_long",
@@ -130,6 +135,7 @@ impl TokenError {
             TokenError::MissingClaim(_) => Refusal::MissingClaim,
             TokenError::WrongType => Refusal::WrongType,
             TokenError::Expired => Refusal::Expired,
+            TokenError::ExpiresTooSoon => Refusal::ExpiresTooSoon,
             TokenError::NotYetValid => Refusal::NotYetValid,
             TokenError::IssuedInFuture => Refusal::IssuedInFuture,
             TokenError::LifetimeTooLong => Refusal::LifetimeTooLong,
@@ -164,6 +170,7 @@ impl fmt::Display for TokenError {
             TokenError::MissingClaim(name) => write!(f, "missing required claim {name}"),
             TokenError::WrongType => f.write_str("token type not accepted"),
             TokenError::Expired => f.write_str("token expired"),
+            TokenError::ExpiresTooSoon => f.write_str("token expires too soon"),
             TokenError::NotYetValid => f.write_str("token not yet valid"),
             TokenError::IssuedInFuture => f.write_str("token issued in the future"),
             TokenError::LifetimeTooLong => f.write_str("token lifetime too long"),

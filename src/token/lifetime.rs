@@ -19,6 +19,9 @@ pub struct LifetimePolicy {
     pub require_expiration: bool,
     pub max_lifetime_seconds: Option<u64>,
     pub internal_max_expired_seconds: Option<u64>,
+    /// At the edge: refuse a token with less lifetime left than this, so that no request chain
+    /// starts with a token that dies on the way (the client refreshes and retries).
+    pub min_remaining_seconds: Option<u64>,
 }
 
 /// Checks `claims` at `now` (unix seconds, from the host clock).
@@ -44,7 +47,19 @@ pub fn check(
         }
     }
     match policy.role {
-        Role::Edge => check_clock(claims, policy.clock_skew_seconds, now),
+        Role::Edge => {
+            check_clock(claims, policy.clock_skew_seconds, now)?;
+            match (policy.min_remaining_seconds, exp) {
+                // Measured on this clock, without skew: skew widens acceptance, and this bound
+                // exists to narrow it.
+                (Some(min), Some(exp))
+                    if exp.saturating_sub(now) < i64::try_from(min).unwrap_or(i64::MAX) =>
+                {
+                    Err(TokenError::ExpiresTooSoon)
+                }
+                _ => Ok(()),
+            }
+        }
         Role::Internal => match (policy.internal_max_expired_seconds, exp) {
             (Some(bound), Some(exp)) => {
                 let bound = i64::try_from(bound).unwrap_or(i64::MAX);
@@ -112,6 +127,7 @@ mod tests {
             require_expiration: true,
             max_lifetime_seconds: None,
             internal_max_expired_seconds: None,
+            min_remaining_seconds: None,
         }
     }
 
@@ -151,6 +167,46 @@ mod tests {
     }
 
     #[test]
+    fn edge_refuses_tokens_that_expire_too_soon() {
+        let edge = LifetimePolicy {
+            min_remaining_seconds: Some(30),
+            ..policy(Role::Edge)
+        };
+        let at = |exp: i64| check(&claims(Some(exp), None, None), &edge, NOW);
+        assert_eq!(at(NOW + 30), Ok(()));
+        assert_eq!(at(NOW + 29), Err(TokenError::ExpiresTooSoon));
+        // Inside the skew: still accepted as not expired, but it has nothing left.
+        assert_eq!(at(NOW - 10), Err(TokenError::ExpiresTooSoon));
+        assert_eq!(at(NOW - 61), Err(TokenError::Expired));
+        // Near chrono's last date: no overflow either way.
+        const LAST: i64 = 8_200_000_000_000;
+        assert_eq!(at(LAST), Ok(()));
+        // No `exp` (when not required): nothing runs out.
+        let lax = LifetimePolicy {
+            require_expiration: false,
+            ..edge
+        };
+        assert_eq!(check(&claims(None, None, None), &lax, NOW), Ok(()));
+        // Internal hops never refuse for this: the chain is already under way.
+        let internal = LifetimePolicy {
+            role: Role::Internal,
+            ..edge
+        };
+        assert_eq!(
+            check(&claims(Some(NOW + 1), None, None), &internal, NOW),
+            Ok(())
+        );
+        let huge = LifetimePolicy {
+            min_remaining_seconds: Some(u64::MAX),
+            ..edge
+        };
+        assert_eq!(
+            check(&claims(Some(LAST), None, None), &huge, NOW),
+            Err(TokenError::ExpiresTooSoon)
+        );
+    }
+
+    #[test]
     fn internal_ignores_the_clock() {
         let internal = policy(Role::Internal);
         assert_eq!(
@@ -171,6 +227,7 @@ mod tests {
     fn internal_bound_limits_how_long_past_exp() {
         let bounded = LifetimePolicy {
             internal_max_expired_seconds: Some(300),
+            min_remaining_seconds: None,
             ..policy(Role::Internal)
         };
         assert_eq!(
@@ -254,6 +311,7 @@ mod tests {
                         clock_skew_seconds: skew,
                         max_lifetime_seconds: Some(u64::MAX),
                         internal_max_expired_seconds: bound,
+                        min_remaining_seconds: None,
                         ..policy(role)
                     };
                     for now in [min, NOW, max] {

@@ -73,6 +73,7 @@ fn per_decision(config: &FilterConfig, token: &str, cluster: &str, now: i64) -> 
                     route: None,
                     headers: &headers,
                     listener_role: &|| None,
+                    header: &|_| None,
                     cluster: &read_cluster,
                     now,
                     fingerprint: false,
