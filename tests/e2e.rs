@@ -45,6 +45,8 @@ impl Listener {
 struct Case {
     name: &'static str,
     listener: Listener,
+    /// `GET` unless a case says otherwise (`OPTIONS` for CORS preflights).
+    method: &'static str,
     path: String,
     headers: Vec<(String, String)>,
     expect: Expect,
@@ -62,6 +64,8 @@ enum Expect {
     },
     /// 500 with a `server_error` body and no Bearer challenge (bad route metadata).
     ServerError,
+    /// 403 from Envoy's RBAC filter (after jwt-relay): no Bearer challenge, upstream not reached.
+    RbacDenied,
 }
 
 /// A check on what the upstream received.
@@ -74,7 +78,12 @@ enum Seen {
     Path(String),
     /// This text appears in no header value and not in the path.
     Nowhere(String),
+    /// The client's answer carries the refresh hint with a value in this range of seconds
+    /// (`None`: no hint at all).
+    RefreshHint(Option<(u64, u64)>),
 }
+
+const REFRESH_HINT: &str = "x-token-expires-in";
 
 /// The expected `WWW-Authenticate` response header.
 enum Challenge {
@@ -150,6 +159,7 @@ fn case(
     Case {
         name,
         listener,
+        method: "GET",
         path: path.to_string(),
         headers,
         expect,
@@ -753,7 +763,8 @@ fn run(envoy: &Envoy, cases: &[Case]) {
         |(t, c)| format!("{}: {}: {}", t.name(), c.listener.name(), c.name),
         |&(t, c)| {
             let client = clients.iter().find(|cl| cl.transport() == t).unwrap();
-            let reply = client.get(
+            let reply = client.send(
+                c.method,
                 &format!("{}{}", envoy.url(c.listener.name()), c.path),
                 &c.headers,
             )?;
@@ -795,7 +806,24 @@ fn check(case: &Case, reply: &Reply) -> Result<(), String> {
             }
             let echo = Echo::parse(reply)?;
             for check in seen {
-                check_seen(check, &echo)?;
+                match check {
+                    Seen::RefreshHint(expected) => check_refresh_hint(*expected, reply)?,
+                    _ => check_seen(check, &echo)?,
+                }
+            }
+            Ok(())
+        }
+        Expect::RbacDenied => {
+            if reply.status != 403
+                || !reply.body.contains("RBAC: access denied")
+                || !reply.header_values("www-authenticate").is_empty()
+            {
+                return Err(format!(
+                    "expected Envoy's RBAC 403, got {} {:?} {:?}",
+                    reply.status,
+                    reply.header_values("www-authenticate"),
+                    reply.body
+                ));
             }
             Ok(())
         }
@@ -868,8 +896,26 @@ fn check(case: &Case, reply: &Reply) -> Result<(), String> {
     }
 }
 
+fn check_refresh_hint(expected: Option<(u64, u64)>, reply: &Reply) -> Result<(), String> {
+    let values = reply.header_values(REFRESH_HINT);
+    match (expected, values.as_slice()) {
+        (None, []) => Ok(()),
+        (Some((low, high)), [value])
+            if value
+                .parse::<u64>()
+                .is_ok_and(|s| (low..=high).contains(&s)) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{REFRESH_HINT}: expected {expected:?}, got {values:?}"
+        )),
+    }
+}
+
 fn check_seen(check: &Seen, echo: &Echo) -> Result<(), String> {
     match check {
+        Seen::RefreshHint(_) => {}
         Seen::Header(name, expected) => {
             let values = echo.header_values(name);
             if values != [expected.as_str()] {
@@ -1288,4 +1334,266 @@ fn bad_route_metadata_fails_closed() {
         log.contains("route public: route metadata filter_metadata.jwt_relay.requirement:"),
         "the log does not name the route and field:\n{log}"
     );
+}
+
+/// Browser and client realities: CORS preflights, tokens in cookies, the refresh hint, and
+/// Envoy's RBAC filter deciding on a claim jwt-relay exported.
+#[test]
+fn browsers_cookies_refresh_hints_and_rbac() {
+    let keys = DemoKeys::load();
+    let now = now();
+    let edge = Listener::Edge;
+    let internal = Listener::Internal;
+    let preflight = |extra: Vec<(String, String)>| {
+        let mut headers = vec![
+            header("origin", "https://app.example.com"),
+            header("access-control-request-method", "POST"),
+        ];
+        headers.extend(extra);
+        headers
+    };
+    let options = |mut case: Case| {
+        case.method = "OPTIONS";
+        case
+    };
+    let valid = sign(&keys.rsa, &claims(json!({})));
+    let forged = tamper_signature(&valid);
+    let inner = sign(&keys.ec, &claims(json!({"aud": "orders"})));
+    let outer = sign(
+        &keys.rsa,
+        &claims(json!({"embedded_tokens": {"orders": inner}})),
+    );
+    let in_a_cookie = format!("theme=dark; access_token={outer}; lang=en");
+    // 30 s left (the demo hints below 60 s); the narrowed token must not outlive it.
+    let short_inner = sign(&keys.ec, &claims(json!({"aud": "orders", "exp": now + 30})));
+    let short = sign(
+        &keys.rsa,
+        &claims(json!({"exp": now + 30, "embedded_tokens": {"orders": short_inner}})),
+    );
+    let internal_short = sign(
+        &keys.rsa,
+        &claims(json!({"aud": "orders", "exp": now + 30})),
+    );
+    let reader = sign(&keys.rsa, &claims(json!({"scope": "profile reports:read"})));
+    let reader_ish = sign(&keys.rsa, &claims(json!({"scope": "reports:reader"})));
+    let anonymous = || vec![Seen::NoHeader("authorization"), Seen::NoHeader("x-jwt-sub")];
+    let cases = vec![
+        options(case(
+            "CORS preflight passes without a token; spoofed identity is stripped",
+            edge,
+            "/orders",
+            preflight(vec![header("x-jwt-sub", "admin")]),
+            forwarded(anonymous()),
+        )),
+        options(case(
+            "CORS preflight on an internal hop",
+            internal,
+            "/payments",
+            preflight(vec![header("x-jwt-sub", "admin")]),
+            forwarded(anonymous()),
+        )),
+        options(case(
+            "OPTIONS without Access-Control-Request-Method needs a token",
+            edge,
+            "/orders",
+            vec![header("origin", "https://app.example.com")],
+            Expect::Denied {
+                status: 401,
+                challenge: Challenge::Exactly(REALM_ONLY),
+                error: None,
+            },
+        )),
+        options(case(
+            "a preflight that carries a forged token is checked like any request",
+            edge,
+            "/",
+            preflight(bearer(&forged)),
+            invalid_token(),
+        )),
+        case(
+            "token in a cookie, narrowed: the cookie leaves with the broad token",
+            edge,
+            "/orders",
+            vec![header("cookie", &in_a_cookie)],
+            forwarded(vec![
+                Seen::Header("authorization", format!("Bearer {inner}")),
+                Seen::Header("cookie", "theme=dark; lang=en".into()),
+                Seen::Nowhere(outer.clone()),
+                Seen::Nowhere(signature_of(&outer).to_string()),
+            ]),
+        ),
+        case(
+            "token in the second of two cookie headers",
+            edge,
+            "/orders",
+            vec![
+                header("cookie", "theme=dark"),
+                header("cookie", &format!("access_token={outer}")),
+            ],
+            forwarded(vec![
+                Seen::Header("authorization", format!("Bearer {inner}")),
+                Seen::Header("cookie", "theme=dark".into()),
+                Seen::Nowhere(outer.clone()),
+            ]),
+        ),
+        case(
+            "token in a cookie for a service that is not narrowed travels as it came",
+            edge,
+            "/",
+            vec![header("cookie", &format!("access_token={valid}"))],
+            forwarded(vec![
+                Seen::Header("cookie", format!("access_token={valid}")),
+                Seen::Header("x-jwt-sub", SUB.to_string()),
+            ]),
+        ),
+        case(
+            "a forged token in a cookie",
+            edge,
+            "/",
+            vec![header("cookie", &format!("access_token={forged}"))],
+            invalid_token(),
+        ),
+        case(
+            "a token in a cookie and another in the header are ambiguous",
+            edge,
+            "/",
+            vec![
+                header("cookie", &format!("access_token={valid}")),
+                bearer(&valid).remove(0),
+            ],
+            invalid_request(),
+        ),
+        case(
+            "a token with 30 s left gets the refresh hint",
+            edge,
+            "/",
+            bearer(&short),
+            forwarded(vec![Seen::RefreshHint(Some((20, 30)))]),
+        ),
+        case(
+            "narrowed, the hint is about the token the client holds",
+            edge,
+            "/orders",
+            bearer(&short),
+            forwarded(vec![
+                Seen::Header("authorization", format!("Bearer {short_inner}")),
+                Seen::RefreshHint(Some((20, 30))),
+            ]),
+        ),
+        case(
+            "a token with 10 minutes left gets no hint",
+            edge,
+            "/",
+            bearer(&valid),
+            forwarded(vec![Seen::RefreshHint(None)]),
+        ),
+        case(
+            "never a hint on an internal hop",
+            internal,
+            "/",
+            bearer(&internal_short),
+            forwarded(vec![
+                Seen::Header("authorization", format!("Bearer {internal_short}")),
+                Seen::RefreshHint(None),
+            ]),
+        ),
+        case(
+            "RBAC after jwt-relay allows the exported scope",
+            edge,
+            "/reports/q3",
+            bearer(&reader),
+            forwarded(vec![Seen::Header(
+                "x-jwt-scope",
+                "profile reports:read".into(),
+            )]),
+        ),
+        case(
+            "RBAC denies a scope that only looks alike",
+            edge,
+            "/reports/q3",
+            bearer(&reader_ish),
+            Expect::RbacDenied,
+        ),
+        case(
+            "RBAC denies a client-sent scope header: jwt-relay stripped it",
+            edge,
+            "/reports/q3",
+            vec![
+                bearer(&valid).remove(0),
+                header("x-jwt-scope", "reports:read"),
+            ],
+            Expect::RbacDenied,
+        ),
+        case(
+            "no token never reaches RBAC",
+            edge,
+            "/reports/q3",
+            vec![header("x-jwt-scope", "reports:read")],
+            Expect::Denied {
+                status: 401,
+                challenge: Challenge::Exactly(REALM_ONLY),
+                error: None,
+            },
+        ),
+    ];
+    run(&Envoy::start_demo("browsers"), &cases);
+}
+
+/// `min_remaining_seconds`: at the edge a token about to expire is refused so that the client
+/// refreshes first; an internal hop lets the chain finish.
+#[test]
+fn tokens_that_expire_too_soon_are_refused_at_the_edge_only() {
+    let keys = DemoKeys::load();
+    let now = now();
+    let envoy = Envoy::start_demo_with("too-soon", &support::wasm_path(), |yaml| {
+        support::replace_all(
+            &yaml,
+            r#""refresh_hint_seconds": 60"#,
+            r#""refresh_hint_seconds": 60, "min_remaining_seconds": 20"#,
+        )
+    });
+    let soon = sign(&keys.rsa, &claims(json!({"exp": now + 10})));
+    let enough = sign(&keys.rsa, &claims(json!({"exp": now + 45})));
+    let internal_soon = sign(
+        &keys.rsa,
+        &claims(json!({"aud": "orders", "exp": now + 10})),
+    );
+    let cases = vec![
+        case(
+            "10 s left at the edge: refresh first",
+            Listener::Edge,
+            "/",
+            bearer(&soon),
+            Expect::Denied {
+                status: 401,
+                challenge: Challenge::Exactly(
+                    r#"Bearer realm="jwt-relay", error="invalid_token", error_description="token expires too soon""#,
+                ),
+                error: Some("invalid_token"),
+            },
+        ),
+        case(
+            "45 s left at the edge passes, with the hint",
+            Listener::Edge,
+            "/",
+            bearer(&enough),
+            forwarded(vec![Seen::RefreshHint(Some((35, 45)))]),
+        ),
+        case(
+            "10 s left on an internal hop passes",
+            Listener::Internal,
+            "/",
+            bearer(&internal_soon),
+            forwarded(vec![Seen::RefreshHint(None)]),
+        ),
+    ];
+    run(&envoy, &cases);
+    // Counted under its own name: one refusal per transport (counters follow on the next tick).
+    support::poll(Duration::from_secs(5), || {
+        match envoy.stat("wasmcustom.jwt_relay.denied.expires_too_soon") {
+            Ok(2) => Ok(()),
+            other => Err(format!("jwt_relay.denied.expires_too_soon: {other:?}")),
+        }
+    })
+    .unwrap();
 }

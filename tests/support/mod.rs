@@ -563,7 +563,17 @@ impl Reply {
 
 /// Sends `GET url` with the headers in order (a name given twice is sent twice).
 pub fn get(agent: &ureq::Agent, url: &str, headers: &[(String, String)]) -> Result<Reply, String> {
-    let mut builder = http::Request::builder().method("GET").uri(url);
+    send(agent, "GET", url, headers)
+}
+
+/// Sends `method url` without a body, with the headers in order.
+pub fn send(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+) -> Result<Reply, String> {
+    let mut builder = http::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
@@ -733,11 +743,23 @@ impl Client {
 
     /// Sends `GET url` with the headers in order (a name given twice is sent twice).
     pub fn get(&self, url: &str, headers: &[(String, String)]) -> Result<Reply, String> {
+        self.send("GET", url, headers)
+    }
+
+    /// Sends `method url` without a body, with the headers in order.
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+    ) -> Result<Reply, String> {
         let client = match &self.inner {
-            ClientInner::Http1(agent) => return get(agent, url, headers),
+            ClientInner::Http1(agent) => return send(agent, method, url, headers),
             ClientInner::Http2(client) => client,
         };
-        let mut request = client.get(url);
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| format!("bad method {method:?}: {e}"))?;
+        let mut request = client.request(method, url);
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
         }
