@@ -83,6 +83,9 @@ pub enum Check {
     UpstreamPathIs(&'static str),
     /// The upstream got exactly one `x-jwt-sub` header, with this value.
     XJwtSubIs(&'static str),
+    /// The answer carries the refresh hint (`x-token-expires-in`), at most this many seconds;
+    /// `None`: no hint.
+    RefreshHint(Option<u64>),
 }
 
 impl Line {
@@ -129,6 +132,10 @@ impl Check {
             Check::NowhereUpstream(var) => format!("${var} appears nowhere upstream"),
             Check::UpstreamPathIs(path) => format!("the upstream path is {path}"),
             Check::XJwtSubIs(sub) => format!("the upstream got exactly one x-jwt-sub: {sub}"),
+            Check::RefreshHint(Some(most)) => {
+                format!("the answer says the token expires in at most {most} s")
+            }
+            Check::RefreshHint(None) => "the answer carries no refresh hint".to_owned(),
         }
     }
 }

@@ -532,6 +532,20 @@ impl Answer {
                 let got = self.upstream_header("x-jwt-sub")?;
                 holds(got == [sub], format!("got {got:?}"))
             }
+            Check::RefreshHint(expected) => {
+                let got: Vec<&str> = self
+                    .headers
+                    .iter()
+                    .filter(|(name, _)| name == "x-token-expires-in")
+                    .map(|(_, value)| value.as_str())
+                    .collect();
+                let ok = match (expected, got.as_slice()) {
+                    (None, []) => true,
+                    (Some(most), [one]) => one.parse::<u64>().is_ok_and(|left| left <= most),
+                    _ => false,
+                };
+                holds(ok, format!("got {got:?}"))
+            }
         }
     }
 
@@ -664,7 +678,15 @@ mod tests {
             &[("authorization", &bearer), ("authorization", &bearer)],
         );
         let leaked = echoed(200, "/", &[("authorization", "Bearer broad.token.x")]);
-        let cases: [(Check, &Answer, bool); 16] = [
+        let mut hinted = echoed(200, "/", &[]);
+        hinted
+            .headers
+            .push(("x-token-expires-in".into(), "29".into()));
+        let cases: [(Check, &Answer, bool); 20] = [
+            (Check::RefreshHint(Some(30)), &hinted, true),
+            (Check::RefreshHint(Some(20)), &hinted, false),
+            (Check::RefreshHint(None), &good, true),
+            (Check::RefreshHint(None), &hinted, false),
             (Check::Status(200), &good, true),
             (Check::Status(401), &good, false),
             (Check::ChallengeIs("Bearer realm=\"x\""), &good, true),

@@ -238,6 +238,35 @@ scope="orders:admin"`. A token that carries the scope passes:"##,
             ],
         },
         Scenario {
+            title: r##"A token about to expire gets a refresh hint"##,
+            parts: &[
+                Part::Prose(
+                    r##"A token that passes the edge with less than 60 s left (the demo's `refresh_hint_seconds`)
+comes back with a header saying how long it has, so the client refreshes before its next call
+rather than after a 401 (see "Refresh before expiry" below)."##,
+                ),
+                Part::Block {
+                    lines: &[
+                        Line::Set {
+                            var: "SHORT",
+                            value: r##"$(jwt-relay-cli mint --key $KEY --iss $ISS --sub alice --aud api.example.com --exp-offset 30)"##,
+                            export: false,
+                            comment: None,
+                        },
+                        Line::Curl {
+                            args: r##"-i -H "authorization: Bearer $SHORT" http://127.0.0.1:10000/"##,
+                            repeat_until: None,
+                        },
+                    ],
+                    checks: &[Check::Status(200), Check::RefreshHint(Some(30))],
+                },
+                Part::Prose(
+                    r##"`200`, `x-token-expires-in: 30` (or a second less). `$TOKEN`, with ten minutes left, gets no
+such header."##,
+                ),
+            ],
+        },
+        Scenario {
             title: r##"An expired token is refused at the edge…"##,
             parts: &[
                 Part::Prose(
