@@ -427,7 +427,8 @@ mod tests {
                 ("a.b.c", &locations[1])
             );
         }
-        let cases: [(&[(&str, &[u8])], _); 7] = [
+        type Headers<'a> = &'a [(&'a str, &'a [u8])];
+        let cases: [(Headers<'_>, _); 7] = [
             (
                 &[("cookie", b"at=a.b.c; at=d.e.f")],
                 Err(ExtractError::Ambiguous),
