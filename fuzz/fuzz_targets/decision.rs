@@ -27,6 +27,7 @@ fuzz_target!(|recipe: RequestRecipe| {
                 route: None,
                 headers: &built.headers,
                 listener_role: &move || role.clone(),
+                header: &|_| None,
                 cluster: &move || cluster.clone(),
                 now: built.now,
                 fingerprint: recipe.twice,

@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
             route: None,
             headers: &headers,
             listener_role: &|| None,
+            header: &|_| None,
             cluster: &|| Some("web_cluster".to_owned()),
             now: jwt_relay_fuzz::model::NOW,
             fingerprint: true,
