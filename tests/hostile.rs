@@ -79,6 +79,48 @@ fn hostile(t: &Tokens) -> Vec<(String, RawRequest)> {
         "a query token beside a header token".into(),
         with_bearer(query.into_bytes()),
     ));
+    // Cookies (the demo's edge reads the `access_token` cookie): a second, unverified token in a
+    // cookie a framework would read as the same one, or bytes that are not UTF-8 beside it.
+    for (name, cookie) in [
+        (
+            "the same cookie twice",
+            format!("access_token={}; access_token={}", t.valid, t.forged),
+        ),
+        (
+            "a case variant",
+            format!("access_token={}; ACCESS_TOKEN={}", t.valid, t.forged),
+        ),
+        (
+            "a percent-encoded name",
+            format!("access_token={}; access%5Ftoken={}", t.valid, t.forged),
+        ),
+        ("a dotted name", format!("access.token={}", t.forged)),
+        (
+            "a quoted forged token",
+            format!("theme=dark; access_token=\"{}\"", t.forged),
+        ),
+    ] {
+        cases.push((
+            format!("cookie: {name}"),
+            RawRequest::new(b"/orders".to_vec()).header("cookie", cookie.clone()),
+        ));
+        cases.push((
+            format!("cookie: {name}, beside a header token"),
+            with_bearer(b"/orders".to_vec()).header("cookie", cookie),
+        ));
+    }
+    cases.push((
+        "a cookie token in a second cookie header beside one in the first".into(),
+        RawRequest::new(b"/orders".to_vec())
+            .header("cookie", format!("access_token={}", t.valid))
+            .header("cookie", format!("access_token={}", t.forged)),
+    ));
+    let mut binary = b"theme=\xff\xfe; access_token=".to_vec();
+    binary.extend_from_slice(t.valid.as_bytes());
+    cases.push((
+        "a cookie header that is not UTF-8".into(),
+        RawRequest::new(b"/orders".to_vec()).header("cookie", binary),
+    ));
     cases.push((
         "two authorization headers".into(),
         RawRequest::new(b"/orders".to_vec())
