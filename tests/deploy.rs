@@ -30,6 +30,8 @@ use support::{agent, envoy_bin, get, poll, repo_root, scratch_dir, wasm_path, Ec
 const COMPOSE: &str = "envoy/docker-compose.yaml";
 /// Where `make build` writes the filter (without CARGO_TARGET_DIR), relative to the repository.
 const BUILT_WASM: &str = "target/wasm32-wasip1/release/jwt_relay.wasm";
+/// Where `make cert` writes the edge's demo certificate and key (`jwt_relay_cli::cert::DEMO_DIR`).
+const DEMO_TLS: &str = jwt_relay_cli::cert::DEMO_DIR;
 /// Where the compose Envoys read their config (`-c`).
 const ENVOY_CONFIG_IN_CONTAINER: &str = "/etc/envoy/envoy.yaml";
 
@@ -322,9 +324,23 @@ fn compose_envoys_are_the_envoy_version_make_test_runs() {
 fn compose_mounts_only_files_that_exist_or_the_built_filter() {
     let (_, services) = compose();
     let built = normalize(&repo_root().join(BUILT_WASM));
+    let demo_tls = normalize(&repo_root().join(DEMO_TLS));
     let mut wasm_mounts = 0;
+    let mut tls_mounts = Vec::new();
     for service in &services {
         for mount in service.mounts() {
+            if mount.source == demo_tls {
+                // `make cert` writes it; the edge config names the files by their relative path.
+                let working_dir = service.spec["working_dir"].as_str().unwrap();
+                assert_eq!(
+                    mount.target,
+                    format!("{working_dir}/{DEMO_TLS}"),
+                    "service {}: the certificate must be where its config's relative path points",
+                    service.name
+                );
+                tls_mounts.push(service.name.clone());
+                continue;
+            }
             if mount.source == built {
                 wasm_mounts += 1;
                 // The configs name the .wasm by its relative path, below the working directory.
@@ -352,6 +368,11 @@ fn compose_mounts_only_files_that_exist_or_the_built_filter() {
         }
     }
     assert_eq!(wasm_mounts, 2, "both Envoys load the built filter");
+    assert_eq!(
+        tls_mounts,
+        ["edge"],
+        "the edge Envoy, and only it, mounts the certificate `make cert` writes"
+    );
     // `make test` builds it; a missing one here means the mount would fail too.
     assert!(wasm_path().is_file());
 }
@@ -496,6 +517,24 @@ fn compose_envoy_configs_are_validated_configs_with_the_demo_listeners() {
                     relative.display()
                 );
             }
+            // The edge serves HTTPS only (the transport socket is part of filter_chains, so the
+            // certificate paths match demo.yaml's too); the internal hop is cleartext.
+            let tls = &listener["filter_chains"][0]["transport_socket"];
+            if listener_name == "edge" {
+                let context = &tls["typed_config"]["common_tls_context"];
+                assert_eq!(tls["name"], "envoy.transport_sockets.tls", "{listener}");
+                assert_eq!(context["alpn_protocols"], json!(["h2", "http/1.1"]));
+                assert_eq!(
+                    context["tls_params"]["tls_minimum_protocol_version"],
+                    "TLSv1_2"
+                );
+                assert_eq!(
+                    context["tls_certificates"][0]["certificate_chain"]["filename"],
+                    format!("{DEMO_TLS}/edge.crt")
+                );
+            } else {
+                assert!(tls.is_null(), "{listener_name}: {tls}");
+            }
             assert_eq!(listener["address"]["socket_address"]["address"], "0.0.0.0");
             assert_eq!(
                 listener["address"]["socket_address"]["port_value"],
@@ -545,7 +584,17 @@ fn render_compose_config(file: &str, echo_port: u16, idp_port: u16, wasm: &Path)
         &format!("filename: {BUILT_WASM}"),
         &format!("filename: {}", wasm.display()),
     );
-    yaml
+    with_test_certificate(yaml)
+}
+
+/// A compose config with the edge's certificate and key (if it names them) this test process's.
+fn with_test_certificate(yaml: String) -> String {
+    let from = format!("filename: {DEMO_TLS}/");
+    if !yaml.contains(&from) {
+        return yaml;
+    }
+    let to = format!("filename: {}/", support::tls().cert.dir.display());
+    yaml.replace(&from, &to)
 }
 
 /// `envoy --mode validate` on both compose configs (the filter's `on_configure` runs in it).
@@ -558,7 +607,8 @@ fn envoy_accepts_the_compose_configs() {
             &format!("filename: {BUILT_WASM}"),
             &format!("filename: {}", wasm_path().display()),
         );
-        let (ok, log) = support::envoy_validate(&format!("validate-{file}"), &text);
+        let (ok, log) =
+            support::envoy_validate(&format!("validate-{file}"), &with_test_certificate(text));
         assert!(ok, "envoy --mode validate refused envoy/{file}:\n{log}");
     }
 }
