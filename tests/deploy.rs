@@ -769,6 +769,8 @@ fn deploy_manifests_parse_and_their_plugin_configs_pass_the_filters_check() {
                     let role = &value["metadata"]["filter_metadata"]["jwt_relay"]["role"];
                     assert!(role == "internal" || role == "edge", "{shown}: role {role}");
                 }
+                // The TLS recipes are checked by deploy_recipes_serve_https_at_the_edge.
+                "Gateway" | "PeerAuthentication" | "VirtualService" | "HTTPRoute" => {}
                 other => panic!("{shown}: unexpected kind {other}"),
             }
         }
@@ -794,10 +796,88 @@ fn deploy_manifests_parse_and_their_plugin_configs_pass_the_filters_check() {
         [
             "EnvoyExtensionPolicy",
             "EnvoyFilter",
+            "Gateway",
+            "Gateway",
+            "HTTPRoute",
+            "PeerAuthentication",
+            "VirtualService",
             "WasmPlugin",
             "WasmPlugin"
         ],
         "the manifests in deploy/"
+    );
+}
+
+/// The documents of a deploy/ manifest, by kind.
+fn documents_of_kind(manifest: &str, kind: &str) -> Vec<Value> {
+    yaml_documents(&repo_root().join(manifest))
+        .into_iter()
+        .filter(|doc| doc["kind"] == kind)
+        .collect()
+}
+
+/// The recipes terminate TLS at the edge and nowhere offer plain HTTP: Istio's ingress Gateway
+/// serves HTTPS (SIMPLE, a credentialName Secret, TLS 1.2+) and the mesh is STRICT mTLS; Envoy
+/// Gateway's Gateway, the one the EnvoyExtensionPolicy targets, has only HTTPS listeners with
+/// certificateRefs.
+#[test]
+fn deploy_recipes_serve_https_at_the_edge() {
+    let istio = "deploy/istio/gateway.yaml";
+    let gateways = documents_of_kind(istio, "Gateway");
+    assert_eq!(gateways.len(), 1, "{istio}");
+    let gateway = &gateways[0];
+    assert_eq!(
+        gateway["spec"]["selector"]["istio"], "ingressgateway",
+        "{istio}: the gateway jwt-relay-gateway runs on"
+    );
+    let servers = gateway["spec"]["servers"].as_array().unwrap();
+    assert!(!servers.is_empty(), "{istio}");
+    for server in servers {
+        assert_eq!(server["port"]["protocol"], "HTTPS", "{istio}: {server}");
+        assert_eq!(server["tls"]["mode"], "SIMPLE", "{istio}: {server}");
+        assert!(
+            server["tls"]["credentialName"].is_string(),
+            "{istio}: {server}"
+        );
+        assert_eq!(server["tls"]["minProtocolVersion"], "TLSV1_2", "{istio}");
+    }
+    let peer = documents_of_kind(istio, "PeerAuthentication");
+    assert_eq!(peer.len(), 1, "{istio}");
+    assert_eq!(peer[0]["spec"]["mtls"]["mode"], "STRICT", "{istio}");
+    assert_eq!(
+        peer[0]["metadata"]["namespace"], "istio-system",
+        "{istio}: mesh-wide (the root namespace)"
+    );
+    assert!(peer[0]["spec"]["selector"].is_null(), "{istio}: mesh-wide");
+    let wasm = yaml_documents(&repo_root().join("deploy/istio/wasmplugin.yaml"));
+    assert_eq!(
+        wasm[0]["spec"]["selector"]["matchLabels"]["istio"], gateway["spec"]["selector"]["istio"],
+        "the edge plugin runs on the HTTPS gateway"
+    );
+
+    let eg = "deploy/envoy-gateway/gateway.yaml";
+    let gateways = documents_of_kind(eg, "Gateway");
+    assert_eq!(gateways.len(), 1, "{eg}");
+    let listeners = gateways[0]["spec"]["listeners"].as_array().unwrap();
+    assert!(!listeners.is_empty(), "{eg}");
+    for listener in listeners {
+        assert_eq!(listener["protocol"], "HTTPS", "{eg}: {listener}");
+        assert_eq!(listener["tls"]["mode"], "Terminate", "{eg}: {listener}");
+        let refs = listener["tls"]["certificateRefs"].as_array().unwrap();
+        assert!(
+            refs.iter()
+                .all(|r| r["kind"] == "Secret" && r["name"].is_string()),
+            "{eg}: {listener}"
+        );
+        assert!(!refs.is_empty(), "{eg}: {listener}");
+    }
+    let policy =
+        yaml_documents(&repo_root().join("deploy/envoy-gateway/envoyextensionpolicy.yaml"));
+    let target = &policy[0]["spec"]["targetRefs"][0];
+    assert_eq!(target["kind"], "Gateway");
+    assert_eq!(
+        target["name"], gateways[0]["metadata"]["name"],
+        "the EnvoyExtensionPolicy targets the HTTPS Gateway"
     );
 }
 
