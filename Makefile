@@ -33,7 +33,7 @@ CLI_BUILD := cargo build --quiet --locked -p jwt-relay-cli
 # Bootstrap configs in envoy/ (docker-compose files are not Envoy configs).
 ENVOY_CONFIGS := $(filter-out %compose.yaml %compose.yml,$(wildcard envoy/*.yaml envoy/*.yml))
 
-.PHONY: help build wasm-target envoy test lint validate run demo bench fuzz image cli-image clean distclean
+.PHONY: help build wasm-target envoy cert test lint validate run demo bench fuzz image cli-image clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -74,8 +74,19 @@ lint: wasm-target ## rustfmt --check and clippy -D warnings (native, wasm, fuzz/
 	cargo clippy -p jwt-relay --target $(WASM_TARGET) -- -D warnings
 	cd fuzz && cargo fmt -- --check && cargo clippy --locked --all-targets -- -D warnings
 
-# `--mode validate` opens the .wasm named in the config, so it needs the build.
-validate: build envoy ## envoy --mode validate on every Envoy config in envoy/
+# The edge listeners of the configs in envoy/ serve HTTPS with target/demo-tls/edge.crt and
+# edge.key (relative paths, like the .wasm's: run Envoy from the repository root). This makes a
+# fresh throwaway CA (ca.crt, what clients trust) and that certificate for localhost and
+# 127.0.0.1; the CA's key is never written. Demo only: see README.md, "HTTPS at the edge".
+DEMO_TLS := target/demo-tls
+
+cert: ## The edge's demo TLS certificate in target/demo-tls (a throwaway CA and a localhost certificate)
+	@$(CLI_BUILD)
+	'$(CLI)' cert --out $(DEMO_TLS)
+
+# `--mode validate` opens the .wasm and the certificate files named in the config, so it needs the
+# build and `make cert`.
+validate: build envoy cert ## envoy --mode validate on every Envoy config in envoy/
 	@set -e; envoy=$$('$(CLI)' envoy which); for cfg in $(ENVOY_CONFIGS); do \
 	  echo "validate $$cfg"; \
 	  "$$envoy" --mode validate --disable-hot-restart -l warn -c "$$cfg"; \
@@ -86,15 +97,16 @@ validate: build envoy ## envoy --mode validate on every Envoy config in envoy/
 # background of the same shell and stop with Envoy.
 DEMO_KEYS := envoy/demo-keys/rsa.jwk.json envoy/demo-keys/ec.jwk.json envoy/demo-keys/ed25519.jwk.json
 
-run: build envoy ## Envoy with envoy/demo.yaml in the foreground, plus the echo upstream (:8081) and the identity service (:8082)
+run: build envoy cert ## Envoy with envoy/demo.yaml in the foreground, plus the echo upstream (:8081) and the identity service (:8082)
 	@set -e; envoy=$$('$(CLI)' envoy which); \
 	'$(CLI)' echo --listen 127.0.0.1:8081 & echo_pid=$$!; \
 	'$(CLI)' serve --listen 127.0.0.1:8082 --jwks-key $(DEMO_KEYS) & idp_pid=$$!; \
 	trap 'kill $$echo_pid $$idp_pid 2>/dev/null || true' EXIT; \
-	echo "edge: http://127.0.0.1:10000  internal: http://127.0.0.1:10001  admin: http://127.0.0.1:9901  identity service: http://127.0.0.1:8082"; \
+	echo "edge: https://localhost:10000 (curl --cacert $(DEMO_TLS)/ca.crt)  internal: http://127.0.0.1:10001  admin: http://127.0.0.1:9901  identity service: http://127.0.0.1:8082"; \
 	"$$envoy" -c $(DEMO_CONFIG) --disable-hot-restart --concurrency 1 -l info --file-flush-interval-msec 1000
 
-# The walkthrough is cli/src/demo/walkthrough.rs; README.md's section is rendered from it.
+# The walkthrough is cli/src/demo/walkthrough.rs; README.md's section is rendered from it. The demo
+# writes a fresh edge certificate into target/demo-tls itself (and prints where).
 demo: build envoy ## Walk README.md's demo with curl against Envoy (jwt-relay-cli demo), checking every answer
 	'$(CLI)' demo
 

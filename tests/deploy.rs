@@ -30,6 +30,8 @@ use support::{agent, envoy_bin, get, poll, repo_root, scratch_dir, wasm_path, Ec
 const COMPOSE: &str = "envoy/docker-compose.yaml";
 /// Where `make build` writes the filter (without CARGO_TARGET_DIR), relative to the repository.
 const BUILT_WASM: &str = "target/wasm32-wasip1/release/jwt_relay.wasm";
+/// Where `make cert` writes the edge's demo certificate and key (`jwt_relay_cli::cert::DEMO_DIR`).
+const DEMO_TLS: &str = jwt_relay_cli::cert::DEMO_DIR;
 /// Where the compose Envoys read their config (`-c`).
 const ENVOY_CONFIG_IN_CONTAINER: &str = "/etc/envoy/envoy.yaml";
 
@@ -322,9 +324,23 @@ fn compose_envoys_are_the_envoy_version_make_test_runs() {
 fn compose_mounts_only_files_that_exist_or_the_built_filter() {
     let (_, services) = compose();
     let built = normalize(&repo_root().join(BUILT_WASM));
+    let demo_tls = normalize(&repo_root().join(DEMO_TLS));
     let mut wasm_mounts = 0;
+    let mut tls_mounts = Vec::new();
     for service in &services {
         for mount in service.mounts() {
+            if mount.source == demo_tls {
+                // `make cert` writes it; the edge config names the files by their relative path.
+                let working_dir = service.spec["working_dir"].as_str().unwrap();
+                assert_eq!(
+                    mount.target,
+                    format!("{working_dir}/{DEMO_TLS}"),
+                    "service {}: the certificate must be where its config's relative path points",
+                    service.name
+                );
+                tls_mounts.push(service.name.clone());
+                continue;
+            }
             if mount.source == built {
                 wasm_mounts += 1;
                 // The configs name the .wasm by its relative path, below the working directory.
@@ -352,6 +368,11 @@ fn compose_mounts_only_files_that_exist_or_the_built_filter() {
         }
     }
     assert_eq!(wasm_mounts, 2, "both Envoys load the built filter");
+    assert_eq!(
+        tls_mounts,
+        ["edge"],
+        "the edge Envoy, and only it, mounts the certificate `make cert` writes"
+    );
     // `make test` builds it; a missing one here means the mount would fail too.
     assert!(wasm_path().is_file());
 }
@@ -496,6 +517,24 @@ fn compose_envoy_configs_are_validated_configs_with_the_demo_listeners() {
                     relative.display()
                 );
             }
+            // The edge serves HTTPS only (the transport socket is part of filter_chains, so the
+            // certificate paths match demo.yaml's too); the internal hop is cleartext.
+            let tls = &listener["filter_chains"][0]["transport_socket"];
+            if listener_name == "edge" {
+                let context = &tls["typed_config"]["common_tls_context"];
+                assert_eq!(tls["name"], "envoy.transport_sockets.tls", "{listener}");
+                assert_eq!(context["alpn_protocols"], json!(["h2", "http/1.1"]));
+                assert_eq!(
+                    context["tls_params"]["tls_minimum_protocol_version"],
+                    "TLSv1_2"
+                );
+                assert_eq!(
+                    context["tls_certificates"][0]["certificate_chain"]["filename"],
+                    format!("{DEMO_TLS}/edge.crt")
+                );
+            } else {
+                assert!(tls.is_null(), "{listener_name}: {tls}");
+            }
             assert_eq!(listener["address"]["socket_address"]["address"], "0.0.0.0");
             assert_eq!(
                 listener["address"]["socket_address"]["port_value"],
@@ -545,7 +584,17 @@ fn render_compose_config(file: &str, echo_port: u16, idp_port: u16, wasm: &Path)
         &format!("filename: {BUILT_WASM}"),
         &format!("filename: {}", wasm.display()),
     );
-    yaml
+    with_test_certificate(yaml)
+}
+
+/// A compose config with the edge's certificate and key (if it names them) this test process's.
+fn with_test_certificate(yaml: String) -> String {
+    let from = format!("filename: {DEMO_TLS}/");
+    if !yaml.contains(&from) {
+        return yaml;
+    }
+    let to = format!("filename: {}/", support::tls().cert.dir.display());
+    yaml.replace(&from, &to)
 }
 
 /// `envoy --mode validate` on both compose configs (the filter's `on_configure` runs in it).
@@ -558,7 +607,8 @@ fn envoy_accepts_the_compose_configs() {
             &format!("filename: {BUILT_WASM}"),
             &format!("filename: {}", wasm_path().display()),
         );
-        let (ok, log) = support::envoy_validate(&format!("validate-{file}"), &text);
+        let (ok, log) =
+            support::envoy_validate(&format!("validate-{file}"), &with_test_certificate(text));
         assert!(ok, "envoy --mode validate refused envoy/{file}:\n{log}");
     }
 }
@@ -719,6 +769,8 @@ fn deploy_manifests_parse_and_their_plugin_configs_pass_the_filters_check() {
                     let role = &value["metadata"]["filter_metadata"]["jwt_relay"]["role"];
                     assert!(role == "internal" || role == "edge", "{shown}: role {role}");
                 }
+                // The TLS recipes are checked by deploy_recipes_serve_https_at_the_edge.
+                "Gateway" | "PeerAuthentication" | "VirtualService" | "HTTPRoute" => {}
                 other => panic!("{shown}: unexpected kind {other}"),
             }
         }
@@ -744,10 +796,88 @@ fn deploy_manifests_parse_and_their_plugin_configs_pass_the_filters_check() {
         [
             "EnvoyExtensionPolicy",
             "EnvoyFilter",
+            "Gateway",
+            "Gateway",
+            "HTTPRoute",
+            "PeerAuthentication",
+            "VirtualService",
             "WasmPlugin",
             "WasmPlugin"
         ],
         "the manifests in deploy/"
+    );
+}
+
+/// The documents of a deploy/ manifest, by kind.
+fn documents_of_kind(manifest: &str, kind: &str) -> Vec<Value> {
+    yaml_documents(&repo_root().join(manifest))
+        .into_iter()
+        .filter(|doc| doc["kind"] == kind)
+        .collect()
+}
+
+/// The recipes terminate TLS at the edge and nowhere offer plain HTTP: Istio's ingress Gateway
+/// serves HTTPS (SIMPLE, a credentialName Secret, TLS 1.2+) and the mesh is STRICT mTLS; Envoy
+/// Gateway's Gateway, the one the EnvoyExtensionPolicy targets, has only HTTPS listeners with
+/// certificateRefs.
+#[test]
+fn deploy_recipes_serve_https_at_the_edge() {
+    let istio = "deploy/istio/gateway.yaml";
+    let gateways = documents_of_kind(istio, "Gateway");
+    assert_eq!(gateways.len(), 1, "{istio}");
+    let gateway = &gateways[0];
+    assert_eq!(
+        gateway["spec"]["selector"]["istio"], "ingressgateway",
+        "{istio}: the gateway jwt-relay-gateway runs on"
+    );
+    let servers = gateway["spec"]["servers"].as_array().unwrap();
+    assert!(!servers.is_empty(), "{istio}");
+    for server in servers {
+        assert_eq!(server["port"]["protocol"], "HTTPS", "{istio}: {server}");
+        assert_eq!(server["tls"]["mode"], "SIMPLE", "{istio}: {server}");
+        assert!(
+            server["tls"]["credentialName"].is_string(),
+            "{istio}: {server}"
+        );
+        assert_eq!(server["tls"]["minProtocolVersion"], "TLSV1_2", "{istio}");
+    }
+    let peer = documents_of_kind(istio, "PeerAuthentication");
+    assert_eq!(peer.len(), 1, "{istio}");
+    assert_eq!(peer[0]["spec"]["mtls"]["mode"], "STRICT", "{istio}");
+    assert_eq!(
+        peer[0]["metadata"]["namespace"], "istio-system",
+        "{istio}: mesh-wide (the root namespace)"
+    );
+    assert!(peer[0]["spec"]["selector"].is_null(), "{istio}: mesh-wide");
+    let wasm = yaml_documents(&repo_root().join("deploy/istio/wasmplugin.yaml"));
+    assert_eq!(
+        wasm[0]["spec"]["selector"]["matchLabels"]["istio"], gateway["spec"]["selector"]["istio"],
+        "the edge plugin runs on the HTTPS gateway"
+    );
+
+    let eg = "deploy/envoy-gateway/gateway.yaml";
+    let gateways = documents_of_kind(eg, "Gateway");
+    assert_eq!(gateways.len(), 1, "{eg}");
+    let listeners = gateways[0]["spec"]["listeners"].as_array().unwrap();
+    assert!(!listeners.is_empty(), "{eg}");
+    for listener in listeners {
+        assert_eq!(listener["protocol"], "HTTPS", "{eg}: {listener}");
+        assert_eq!(listener["tls"]["mode"], "Terminate", "{eg}: {listener}");
+        let refs = listener["tls"]["certificateRefs"].as_array().unwrap();
+        assert!(
+            refs.iter()
+                .all(|r| r["kind"] == "Secret" && r["name"].is_string()),
+            "{eg}: {listener}"
+        );
+        assert!(!refs.is_empty(), "{eg}: {listener}");
+    }
+    let policy =
+        yaml_documents(&repo_root().join("deploy/envoy-gateway/envoyextensionpolicy.yaml"));
+    let target = &policy[0]["spec"]["targetRefs"][0];
+    assert_eq!(target["kind"], "Gateway");
+    assert_eq!(
+        target["name"], gateways[0]["metadata"]["name"],
+        "the EnvoyExtensionPolicy targets the HTTPS Gateway"
     );
 }
 

@@ -135,11 +135,13 @@ fn hostile_requests_never_reach_an_upstream_over_http2_or_http1() {
     let envoy = Envoy::start_demo("hostile");
     let t = tokens();
     let cases = hostile(&t);
-    let port = envoy.port("edge");
+    // The edge serves HTTPS only: the raw clients speak TLS to it (ALPN h2 or http/1.1).
+    let edge = envoy.endpoint("edge");
+    assert!(edge.tls, "the demo's edge listener serves TLS");
     let before = envoy.upstream_requests(&UPSTREAMS).unwrap();
     let requests: Vec<RawRequest> = cases.iter().map(|(_, r)| r.clone()).collect();
     let mut failures = Vec::new();
-    for ((name, _), reply) in cases.iter().zip(raw_http2(port, &requests)) {
+    for ((name, _), reply) in cases.iter().zip(raw_http2(edge, &requests)) {
         match reply {
             Ok(reply) if [400, 401].contains(&reply.status) => {}
             Ok(reply) => failures.push(format!("h2 {name}: {} {}", reply.status, reply.body)),
@@ -148,7 +150,7 @@ fn hostile_requests_never_reach_an_upstream_over_http2_or_http1() {
         }
     }
     for (name, request) in &cases {
-        match raw_http1(port, request) {
+        match raw_http1(edge, request) {
             Ok(reply) if [400, 401].contains(&reply.status) => {}
             Ok(reply) => failures.push(format!("http/1.1 {name}: {} {}", reply.status, reply.body)),
             Err(why) => eprintln!("http/1.1 {name}: {why}"),
@@ -167,12 +169,12 @@ fn hostile_requests_never_reach_an_upstream_over_http2_or_http1() {
     let valid =
         RawRequest::new(b"/".to_vec()).header("authorization", format!("Bearer {}", t.valid));
     assert_eq!(
-        raw_http2(port, std::slice::from_ref(&valid))[0]
+        raw_http2(edge, std::slice::from_ref(&valid))[0]
             .as_ref()
             .map(|r| r.status),
         Ok(200)
     );
-    assert_eq!(raw_http1(port, &valid).map(|r| r.status), Ok(200));
+    assert_eq!(raw_http1(edge, &valid).map(|r| r.status), Ok(200));
     envoy.assert_no_traps();
 }
 

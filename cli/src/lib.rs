@@ -9,6 +9,7 @@
 // Tests may unwrap: a panic there is a failed assertion with a location.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod cert;
 pub mod check;
 pub mod claims;
 pub mod demo;

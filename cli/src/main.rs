@@ -15,7 +15,7 @@ use clap::{
     Args, Parser, Subcommand, ValueEnum,
 };
 use jwt_relay_cli::{
-    check,
+    cert, check,
     claims::{self, ClaimFlags},
     demo, echo, envoy,
     idp::{self, StubIdp},
@@ -61,6 +61,21 @@ enum Command {
     Demo(DemoArgs),
     /// The Envoy launcher: `which` prints the binary that tests, demo and benchmarks use
     Envoy(EnvoyArgs),
+    /// Make the demo edge's TLS certificate: a throwaway CA (ca.crt) and a certificate it signs
+    /// (edge.crt, edge.key) for localhost and 127.0.0.1. Demo and tests only
+    Cert(CertArgs),
+}
+
+#[derive(Args)]
+struct CertArgs {
+    /// Directory to write ca.crt, edge.crt and edge.key into (created if missing; the files are
+    /// replaced)
+    #[arg(long, value_name = "DIR", default_value = cert::DEMO_DIR)]
+    out: PathBuf,
+    /// A DNS name or IP address the edge certificate is for; repeatable [default: localhost and
+    /// 127.0.0.1]
+    #[arg(long = "name", value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
+    names: Vec<String>,
 }
 
 #[derive(Args)]
@@ -287,6 +302,7 @@ fn run(command: Command) -> Result<()> {
         Command::Serve(args) => serve_idp(&args),
         Command::Revoke(args) => revoke(&args),
         Command::Demo(args) => demo(&args),
+        Command::Cert(args) => make_cert(&args),
         Command::Envoy(args) => match args.command {
             EnvoyCommand::Which { repo } => {
                 let repo = repo.unwrap_or_else(|| PathBuf::from("."));
@@ -334,8 +350,9 @@ fn demo(args: &DemoArgs) -> Result<()> {
     let topology =
         demo::run::Topology::start(&repo, binary, &wasm, demo::run::Ports::Readme, &dir)?;
     eprintln!(
-        "edge {}  internal {}  admin http://{}  identity service {}  (Envoy log: {})",
+        "edge {} (TLS; CA certificate: {})  internal {}  admin http://{}  identity service {}  (Envoy log: {})",
         topology.target.edge,
+        topology.target.ca.display(),
         topology.target.internal,
         topology.envoy.admin(),
         topology.target.idp,
@@ -356,6 +373,27 @@ fn demo(args: &DemoArgs) -> Result<()> {
         eprintln!("{}", topology.envoy.log_tail(30));
     }
     walked.map(|_| ())
+}
+
+fn make_cert(args: &CertArgs) -> Result<()> {
+    let written = if args.names.is_empty() {
+        cert::write_default(&args.out)
+    } else {
+        cert::write(&args.out, &args.names)
+    }
+    .with_context(|| format!("--out {}", args.out.display()))?;
+    println!(
+        "CA certificate (trust it for this demo only: curl --cacert): {}",
+        written.ca.display()
+    );
+    println!(
+        "edge certificate, for {}, valid until {}: {}",
+        written.names.join(", "),
+        written.not_after.date(),
+        written.cert.display()
+    );
+    println!("edge private key (mode 0600): {}", written.key.display());
+    Ok(())
 }
 
 fn keygen(args: KeygenArgs) -> Result<()> {

@@ -15,18 +15,24 @@
 //!   every answer was right: `Drop` scans Envoy's log for one ([`Envoy::traps`]), as does
 //!   [`Envoy::assert_no_traps`] at a test's own check points. A test that traps on purpose says
 //!   so with [`Envoy::allow_traps`].
-//! - Transports: [`Client`] sends a request over HTTP/1.1 (`ureq`) or HTTP/2 cleartext with prior
-//!   knowledge (`reqwest`), the same request either way; Envoy's per-codec counters
+//! - Transports: [`Client`] sends a request over HTTP/1.1 (`ureq`) or HTTP/2 with prior knowledge
+//!   (`reqwest`), the same request either way; Envoy's per-codec counters
 //!   ([`Envoy::requests_over`]) prove which one was used. [`raw_http1`] and [`raw_http2`] send
 //!   bytes no HTTP library would (a `:path` that is not UTF-8): HTTP/1.1 over a bare socket,
 //!   HTTP/2 through `tests/h2_request.py` (Python's `h2` package, which `make test` installs).
+//! - TLS: the edge listeners serve HTTPS only. Each test process makes one throwaway CA and edge
+//!   certificate ([`tls`], with `jwt_relay_cli::cert`, what `jwt-relay-cli cert` runs), the
+//!   configs are rendered with its paths, and every client trusts that CA and nothing else: a
+//!   listener with a TLS transport socket in its config gets `https://` URLs ([`Envoy::url`]),
+//!   HTTP/2 there is negotiated by ALPN (`h2`), and the raw clients speak TLS to it too.
+//!   Listeners without one (the internal hops) stay cleartext (`http://`, h2c).
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
 
 pub mod tokens;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{Read as _, Write as _};
@@ -34,8 +40,10 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use jwt_relay_cli::cert::{self, EdgeCert};
 use jwt_relay_cli::demo::run as render;
 use jwt_relay_cli::envoy as launcher;
 use jwt_relay_cli::idp::StubIdp;
@@ -179,13 +187,77 @@ pub fn replace_all(text: &str, from: &str, to: &str) -> String {
     text.replace(from, to)
 }
 
-/// A config of `envoy/` (e.g. `"identity.yaml"`) with its ports and the wasm path rewritten for
-/// one test run (as the demo's walk on free ports does): admin and listeners on port 0, the echo
-/// upstream (8081) and the identity service (8082) on the given ports.
+/// This test process's edge certificate: a throwaway CA and a certificate for `localhost` and
+/// `127.0.0.1` it signed ([`cert::write_default`]), made once, in the target's temp directory.
+pub struct Tls {
+    pub cert: EdgeCert,
+    /// The CA certificate (PEM): the only root the clients here trust.
+    pub ca_pem: Vec<u8>,
+}
+
+pub fn tls() -> &'static Tls {
+    static TLS: OnceLock<Tls> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-{}", std::process::id()));
+        let cert = cert::write_default(&dir).unwrap_or_else(|e| panic!("{e:#}"));
+        let ca_pem = fs::read(&cert.ca).unwrap();
+        Tls { cert, ca_pem }
+    })
+}
+
+/// A rustls client config that trusts only [`tls`]'s CA and offers `alpn` (TLS 1.2 and 1.3).
+pub fn rustls_config(alpn: &[&str]) -> rustls::ClientConfig {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(&tls().ca_pem) {
+        roots.add(ca.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    config
+}
+
+/// A config of `envoy/` (e.g. `"identity.yaml"`) with its ports, the wasm path and the edge's
+/// certificate rewritten for one test run (as the demo's walk on free ports does): admin and
+/// listeners on port 0, the echo upstream (8081) and the identity service (8082) on the given
+/// ports, the certificate and key [`tls`]'s.
 pub fn render_config(file: &str, echo_port: u16, idp_port: u16, wasm: &Path) -> String {
     let yaml = fs::read_to_string(repo_root().join("envoy").join(file)).unwrap();
-    render::render_config(&yaml, render::Ports::Free, echo_port, idp_port, wasm)
-        .unwrap_or_else(|e| panic!("envoy/{file}: {e:#}; update tests/ or the demo"))
+    render::render_config(
+        &yaml,
+        render::Ports::Free,
+        echo_port,
+        idp_port,
+        wasm,
+        &tls().cert.dir,
+    )
+    .unwrap_or_else(|e| panic!("envoy/{file}: {e:#}; update tests/ or the demo"))
+}
+
+/// The names of the listeners of an Envoy config (YAML) that have a TLS transport socket.
+pub fn tls_listeners(yaml: &str) -> BTreeSet<String> {
+    let config: serde_norway::Value = serde_norway::from_str(yaml).unwrap();
+    let config = serde_json::to_value(config).unwrap();
+    let listeners = config["static_resources"]["listeners"].as_array().cloned();
+    listeners
+        .unwrap_or_default()
+        .iter()
+        .filter(|listener| {
+            listener["filter_chains"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|chain| chain["transport_socket"]["name"] == "envoy.transport_sockets.tls")
+        })
+        .map(|listener| listener["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// `envoy/demo.yaml` rendered as [`render_config`] does.
@@ -252,6 +324,15 @@ pub struct Envoy {
     idp: Option<StubIdp>,
     /// Set by [`Envoy::allow_traps`]: `Drop` does not fail the test on a trap in the log.
     traps_allowed: bool,
+    /// The listeners that serve TLS (read from the config): their URLs are `https://`.
+    tls_listeners: BTreeSet<String>,
+}
+
+/// Where a listener is, and whether it speaks TLS (the raw clients need to know).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub port: u16,
+    pub tls: bool,
 }
 
 /// How long the filter may take after Envoy is ready to have fetched its keys and revocation list
@@ -312,11 +393,13 @@ impl Envoy {
             launcher::Launch::new(envoy.to_path_buf(), config.to_path_buf(), dir.to_path_buf());
         launch.workers = workers;
         launch.component_log_level = Some("wasm:debug".to_owned());
+        let tls_listeners = tls_listeners(&fs::read_to_string(config).unwrap());
         let process = launcher::Envoy::start(&launch).unwrap_or_else(|e| panic!("{e:#}"));
         Envoy {
             process,
             idp: None,
             traps_allowed: false,
+            tls_listeners,
         }
     }
 
@@ -327,9 +410,28 @@ impl Envoy {
             .unwrap_or_else(|| panic!("no listener {listener:?} in {:?}", self.process.listeners()))
     }
 
-    /// Base URL of the named listener, e.g. `http://127.0.0.1:40123`.
+    /// Whether the named listener serves TLS (its config gives it a TLS transport socket).
+    pub fn is_tls(&self, listener: &str) -> bool {
+        self.tls_listeners.contains(listener)
+    }
+
+    /// The named listener's port, and whether it serves TLS.
+    pub fn endpoint(&self, listener: &str) -> Endpoint {
+        Endpoint {
+            port: self.port(listener),
+            tls: self.is_tls(listener),
+        }
+    }
+
+    /// Base URL of the named listener: `https://127.0.0.1:40123` for one that serves TLS (the
+    /// edge; the certificate names 127.0.0.1), else `http://127.0.0.1:40124`.
     pub fn url(&self, listener: &str) -> String {
-        format!("http://127.0.0.1:{}", self.port(listener))
+        let scheme = if self.is_tls(listener) {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port(listener))
     }
 
     /// Everything Envoy has logged so far.
@@ -536,9 +638,10 @@ impl Drop for Envoy {
     }
 }
 
-/// An HTTP client that reports 4xx/5xx as responses, not errors.
+/// An HTTP client that reports 4xx/5xx as responses, not errors; for `https://`, it trusts
+/// [`tls`]'s CA and nothing else.
 pub fn agent() -> ureq::Agent {
-    launcher::agent()
+    cert::agent_trusting(&tls().ca_pem).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// What came back for one request.
@@ -683,11 +786,13 @@ pub fn run_cases<C>(
 // ---------------------------------------------------------------------------------------------
 
 /// How a request travels to Envoy. Envoy's listeners take both on one port (the
-/// http_connection_manager's `codec_type: AUTO` tells them apart by the HTTP/2 preface).
+/// http_connection_manager's `codec_type: AUTO` tells them apart by ALPN over TLS, else by the
+/// HTTP/2 preface).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Transport {
     Http1,
-    /// Cleartext HTTP/2 with prior knowledge (h2c, no upgrade).
+    /// HTTP/2 with prior knowledge: over TLS with ALPN `h2` (`https://`), else cleartext (h2c, no
+    /// upgrade).
     Http2,
 }
 
@@ -728,6 +833,7 @@ impl Client {
             Transport::Http2 => ClientInner::Http2(
                 reqwest::blocking::Client::builder()
                     .http2_prior_knowledge()
+                    .tls_backend_preconfigured(rustls_config(&["h2"]))
                     .timeout(Duration::from_secs(10))
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
@@ -831,9 +937,11 @@ impl RawRequest {
     }
 }
 
-/// Sends `request` over HTTP/1.1 on a fresh connection to 127.0.0.1:`port` (`connection: close`)
-/// and reads the answer; `Err` if the connection ends without one.
-pub fn raw_http1(port: u16, request: &RawRequest) -> Result<Reply, String> {
+/// Sends `request` over HTTP/1.1 on a fresh connection to 127.0.0.1:`port` (`connection: close`),
+/// over TLS if the endpoint speaks it (ALPN `http/1.1`, server name `localhost`), and reads the
+/// answer; `Err` if the connection ends without one.
+pub fn raw_http1(endpoint: Endpoint, request: &RawRequest) -> Result<Reply, String> {
+    let port = endpoint.port;
     let mut bytes = b"GET ".to_vec();
     bytes.extend_from_slice(&request.path);
     bytes.extend_from_slice(format!(" HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n").as_bytes());
@@ -849,12 +957,45 @@ pub fn raw_http1(port: u16, request: &RawRequest) -> Result<Reply, String> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    stream.write_all(&bytes).map_err(|e| format!("send: {e}"))?;
     let mut answer = Vec::new();
-    stream
-        .read_to_end(&mut answer)
-        .map_err(|e| format!("read: {e}"))?;
+    if endpoint.tls {
+        let mut tls = tls_stream(stream, &["http/1.1"])?;
+        tls.write_all(&bytes).map_err(|e| format!("send: {e}"))?;
+        read_to_close(&mut tls, &mut answer)?;
+    } else {
+        stream.write_all(&bytes).map_err(|e| format!("send: {e}"))?;
+        stream
+            .read_to_end(&mut answer)
+            .map_err(|e| format!("read: {e}"))?;
+    }
     parse_http1_answer(&answer)
+}
+
+/// A TLS client connection over `stream` to `localhost`, trusting [`tls`]'s CA, offering `alpn`;
+/// the handshake is done (or failed) when this returns.
+pub fn tls_stream(
+    stream: TcpStream,
+    alpn: &[&str],
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, String> {
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(rustls_config(alpn)), name)
+        .map_err(|e| format!("TLS: {e}"))?;
+    let mut tls = rustls::StreamOwned::new(connection, stream);
+    while tls.conn.is_handshaking() {
+        tls.conn
+            .complete_io(&mut tls.sock)
+            .map_err(|e| format!("TLS handshake: {e}"))?;
+    }
+    Ok(tls)
+}
+
+/// Reads until the peer closes; a close without TLS close_notify after an answer is an end too.
+fn read_to_close(stream: &mut impl std::io::Read, into: &mut Vec<u8>) -> Result<(), String> {
+    match stream.read_to_end(into) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !into.is_empty() => Ok(()),
+        Err(e) => Err(format!("read: {e}")),
+    }
 }
 
 fn parse_http1_answer(answer: &[u8]) -> Result<Reply, String> {
@@ -925,12 +1066,20 @@ fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
 }
 
-/// Sends each request over HTTP/2 (cleartext, prior knowledge) on a connection of its own to
-/// 127.0.0.1:`port`, byte for byte, with `tests/h2_request.py`. Per request: the answer, or
-/// `Err` with what happened instead (the stream reset, the connection closed).
-pub fn raw_http2(port: u16, requests: &[RawRequest]) -> Vec<Result<Reply, String>> {
+/// Sends each request over HTTP/2 (prior knowledge; over TLS with ALPN `h2` if the endpoint
+/// speaks it, trusting [`tls`]'s CA) on a connection of its own to 127.0.0.1:`port`, byte for
+/// byte, with `tests/h2_request.py`. Per request: the answer, or `Err` with what happened instead
+/// (the stream reset, the connection closed).
+pub fn raw_http2(endpoint: Endpoint, requests: &[RawRequest]) -> Vec<Result<Reply, String>> {
+    let tls_spec = endpoint.tls.then(|| {
+        serde_json::json!({
+            "cafile": tls().cert.ca.display().to_string(),
+            "server_name": "localhost",
+        })
+    });
     let spec = serde_json::json!({
-        "port": port,
+        "port": endpoint.port,
+        "tls": tls_spec,
         "requests": requests.iter().map(|r| serde_json::json!({
             "path": latin1(&r.path),
             "headers": r.headers.iter().map(|(n, v)| [latin1(n), latin1(v)]).collect::<Vec<_>>(),

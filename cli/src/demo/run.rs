@@ -16,15 +16,20 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::{Check, Line, Part, Walkthrough};
-use crate::envoy::{self, Envoy, Launch};
+use crate::cert;
+use crate::envoy::{Envoy, Launch};
 use crate::idp::StubIdp;
 use crate::keys::SigningKey;
 use crate::{echo, token};
 
-/// The addresses the README's lines name.
-pub const README_EDGE: &str = "http://127.0.0.1:10000";
+/// The addresses the README's lines name. The edge serves HTTPS only, for `localhost` (the
+/// certificate's name); the internal hop stays cleartext, as in a mesh whose sidecars add mTLS.
+pub const README_EDGE: &str = "https://localhost:10000";
 pub const README_INTERNAL: &str = "http://127.0.0.1:10001";
 pub const README_IDP: &str = "http://127.0.0.1:8082";
+/// The CA certificate the README's curl lines trust (`--cacert`): where `make run` and `make demo`
+/// have [`cert::write`] put it.
+pub const README_CA: &str = "target/demo-tls/ca.crt";
 const README_ECHO_ADDR: &str = "127.0.0.1:8081";
 const README_IDP_ADDR: &str = "127.0.0.1:8082";
 
@@ -43,12 +48,14 @@ pub enum Ports {
     Free,
 }
 
-/// The base URLs the walk sends to; the README's addresses are rewritten to these.
+/// The base URLs the walk sends to, and the CA certificate the edge's is signed by; the
+/// README's addresses and CA path are rewritten to these.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub edge: String,
     pub internal: String,
     pub idp: String,
+    pub ca: PathBuf,
 }
 
 impl Target {
@@ -56,18 +63,22 @@ impl Target {
         text.replace(README_EDGE, &self.edge)
             .replace(README_INTERNAL, &self.internal)
             .replace(README_IDP, &self.idp)
+            .replace(README_CA, &self.ca.display().to_string())
     }
 }
 
-/// A config of `envoy/` (`demo.yaml`, `identity.yaml`) for one run: the `.wasm` at `wasm`, and with [`Ports::Free`] its admin and
-/// listeners on port 0 and its upstreams on the given ports. Fails if the template no longer
-/// holds what it rewrites, so a test config cannot drift silently from the shipped one.
+/// A config of `envoy/` (`demo.yaml`, `identity.yaml`) for one run: the `.wasm` at `wasm`, the
+/// edge's certificate and key from `tls` (a directory [`cert::write`] wrote), and with
+/// [`Ports::Free`] its admin and listeners on port 0 and its upstreams on the given ports. Fails
+/// if the template no longer holds what it rewrites, so a test config cannot drift silently from
+/// the shipped one.
 pub fn render_config(
     template: &str,
     ports: Ports,
     echo_port: u16,
     idp_port: u16,
     wasm: &Path,
+    tls: &Path,
 ) -> Result<String> {
     let mut yaml = template.to_owned();
     let mut replace = |from: &str, to: &str| -> Result<()> {
@@ -88,6 +99,12 @@ pub fn render_config(
         "filename: target/wasm32-wasip1/release/jwt_relay.wasm",
         &format!("filename: {}", wasm.display()),
     )?;
+    for file in [cert::CERT_FILE, cert::KEY_FILE] {
+        replace(
+            &format!("filename: {}/{file}", cert::DEMO_DIR),
+            &format!("filename: {}", tls.join(file).display()),
+        )?;
+    }
     Ok(yaml)
 }
 
@@ -132,26 +149,33 @@ impl Topology {
             .with_context(|| format!("cannot read {}", jwks_path.display()))?;
         idp.set_jwks(serde_json::from_str(&jwks)?);
 
+        // The README's curl lines trust target/demo-tls/ca.crt; a walk on free ports (tests, in
+        // parallel) makes its own.
+        let tls = match ports {
+            Ports::Readme => repo.join(cert::DEMO_DIR),
+            Ports::Free => dir.join("tls"),
+        };
+        let tls = cert::write_default(&tls)?;
         let template = fs::read_to_string(repo.join("envoy/demo.yaml"))?;
         let config = dir.join("envoy.yaml");
         fs::create_dir_all(dir)?;
         fs::write(
             &config,
-            render_config(&template, ports, echo_port, idp.port(), wasm)?,
+            render_config(&template, ports, echo_port, idp.port(), wasm, &tls.dir)?,
         )?;
         let mut launch = Launch::new(binary, config, dir.to_path_buf());
         launch.cwd = Some(repo.to_path_buf());
         let envoy = Envoy::start(&launch)?;
-        let url = |listener: &str| -> Result<String> {
-            let port = envoy
+        let port = |listener: &str| -> Result<u16> {
+            envoy
                 .port(listener)
-                .ok_or_else(|| anyhow!("envoy/demo.yaml has no listener {listener:?}"))?;
-            Ok(format!("http://127.0.0.1:{port}"))
+                .ok_or_else(|| anyhow!("envoy/demo.yaml has no listener {listener:?}"))
         };
         let target = Target {
-            edge: url("edge")?,
-            internal: url("internal")?,
+            edge: format!("https://localhost:{}", port("edge")?),
+            internal: format!("http://127.0.0.1:{}", port("internal")?),
             idp: idp.base_url(),
+            ca: tls.ca,
         };
         let topology = Topology { envoy, idp, target };
         topology.wait_first_fetch(repo)?;
@@ -168,7 +192,10 @@ impl Topology {
                 "iat": now, "exp": now + 300,
             }),
         )?;
-        let agent = envoy::agent();
+        // Over HTTPS, trusting only the demo CA, as the README's curl lines do.
+        let ca = fs::read(&self.target.ca)
+            .with_context(|| format!("cannot read {}", self.target.ca.display()))?;
+        let agent = cert::agent_trusting(&ca)?;
         let deadline = Instant::now() + FIRST_FETCH_DEADLINE;
         loop {
             let status = agent
@@ -663,6 +690,7 @@ mod tests {
             edge: README_EDGE.into(),
             internal: README_INTERNAL.into(),
             idp: README_IDP.into(),
+            ca: README_CA.into(),
         };
         let orders = token_for("orders");
         let shell = shell_with(&target, &[("ORDERS", &orders), ("BROAD", "broad.token.x")]);
@@ -717,32 +745,36 @@ mod tests {
     #[test]
     fn the_readme_addresses_are_rewritten_to_the_target() {
         let target = Target {
-            edge: "http://127.0.0.1:1".into(),
+            edge: "https://localhost:1".into(),
             internal: "http://127.0.0.1:2".into(),
             idp: "http://127.0.0.1:3".into(),
+            ca: "/tmp/run/tls/ca.crt".into(),
         };
         assert_eq!(
-            target.localize("curl http://127.0.0.1:10000/a http://127.0.0.1:10001/b --idp http://127.0.0.1:8082"),
-            "curl http://127.0.0.1:1/a http://127.0.0.1:2/b --idp http://127.0.0.1:3"
+            target.localize("curl --cacert target/demo-tls/ca.crt https://localhost:10000/a http://127.0.0.1:10001/b --idp http://127.0.0.1:8082"),
+            "curl --cacert /tmp/run/tls/ca.crt https://localhost:1/a http://127.0.0.1:2/b --idp http://127.0.0.1:3"
         );
     }
 
     #[test]
     fn a_template_without_what_it_rewrites_is_refused() {
-        let wasm = Path::new("/x.wasm");
-        let refused = render_config("port_value: 9901", Ports::Free, 1, 2, wasm).unwrap_err();
+        let (wasm, tls) = (Path::new("/x.wasm"), Path::new("/tls"));
+        let refused = render_config("port_value: 9901", Ports::Free, 1, 2, wasm, tls).unwrap_err();
         assert!(
             refused.to_string().contains("port_value: 10000"),
             "{refused}"
         );
-        let rendered = render_config(
-            "filename: target/wasm32-wasip1/release/jwt_relay.wasm",
-            Ports::Readme,
-            1,
-            2,
-            wasm,
-        )
-        .unwrap();
-        assert_eq!(rendered, "filename: /x.wasm");
+        let template = "filename: target/wasm32-wasip1/release/jwt_relay.wasm\n\
+                        filename: target/demo-tls/edge.crt\n\
+                        filename: target/demo-tls/edge.key";
+        let rendered = render_config(template, Ports::Readme, 1, 2, wasm, tls).unwrap();
+        assert_eq!(
+            rendered,
+            "filename: /x.wasm\nfilename: /tls/edge.crt\nfilename: /tls/edge.key"
+        );
+        // A config whose edge serves no TLS is not the demo's.
+        let cleartext = "filename: target/wasm32-wasip1/release/jwt_relay.wasm";
+        let refused = render_config(cleartext, Ports::Readme, 1, 2, wasm, tls).unwrap_err();
+        assert!(refused.to_string().contains("edge.crt"), "{refused}");
     }
 }

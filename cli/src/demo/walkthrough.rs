@@ -36,6 +36,14 @@ shell, build the CLI that mints tokens (`cargo build --release -p jwt-relay-cli`
             comment: None,
         },
         Line::Set {
+            var: "CACERT",
+            value: r##"target/demo-tls/ca.crt"##,
+            export: false,
+            comment: Some(
+                r##"the edge's CA: make run and make demo write it; trust it for the demo only"##,
+            ),
+        },
+        Line::Set {
             var: "FORGED_KEY",
             value: r##"${TMPDIR:-/tmp}/forged-rsa.jwk.json"##,
             export: false,
@@ -43,9 +51,11 @@ shell, build the CLI that mints tokens (`cargo build --release -p jwt-relay-cli`
         },
     ],
     after_setup: &[
-        r##"Envoy listens on 127.0.0.1: the edge on port 10000, an internal hop on 10001. The echo upstream
-answers with the method, path and headers it received, so each answer shows what the service
-behind Envoy would see."##,
+        r##"Envoy listens on 127.0.0.1: the edge on port 10000, HTTPS only (TLS 1.2+, HTTP/1.1 or HTTP/2 by
+ALPN, a certificate for `localhost` signed by the throwaway CA in `$CACERT`), and an internal hop
+on 10001 in cleartext, standing for a hop inside a mesh whose sidecars add mTLS (see
+[HTTPS at the edge](#https-at-the-edge)). The echo upstream answers with the method, path and
+headers it received, so each answer shows what the service behind Envoy would see."##,
     ],
     scenarios: &[
         Scenario {
@@ -56,7 +66,7 @@ behind Envoy would see."##,
                 ),
                 Part::Block {
                     lines: &[Line::Curl {
-                        args: r##"-i http://127.0.0.1:10000/"##,
+                        args: r##"--cacert $CACERT -i https://localhost:10000/"##,
                         repeat_until: None,
                     }],
                     checks: &[
@@ -83,7 +93,7 @@ narrower token for the orders service (`--embed orders`), for the next scenarios
                             comment: None,
                         },
                         Line::Curl {
-                            args: r##"-H "authorization: Bearer $TOKEN" http://127.0.0.1:10000/"##,
+                            args: r##"--cacert $CACERT -H "authorization: Bearer $TOKEN" https://localhost:10000/"##,
                             repeat_until: None,
                         },
                     ],
@@ -108,7 +118,7 @@ for the one embedded in it for `orders`."##,
                 ),
                 Part::Block {
                     lines: &[Line::Curl {
-                        args: r##"-H "authorization: Bearer $TOKEN" http://127.0.0.1:10000/orders"##,
+                        args: r##"--cacert $CACERT -H "authorization: Bearer $TOKEN" https://localhost:10000/orders"##,
                         repeat_until: None,
                     }],
                     checks: &[
@@ -132,7 +142,7 @@ sees."##,
                 ),
                 Part::Block {
                     lines: &[Line::Curl {
-                        args: r##""http://127.0.0.1:10000/orders?access_token=$TOKEN&page=2""##,
+                        args: r##"--cacert $CACERT "https://localhost:10000/orders?access_token=$TOKEN&page=2""##,
                         repeat_until: None,
                     }],
                     checks: &[
@@ -156,7 +166,7 @@ and the broad token is never forwarded in its place."##,
                 ),
                 Part::Block {
                     lines: &[Line::Curl {
-                        args: r##"-i -H "authorization: Bearer $TOKEN" http://127.0.0.1:10000/inventory"##,
+                        args: r##"--cacert $CACERT -i -H "authorization: Bearer $TOKEN" https://localhost:10000/inventory"##,
                         repeat_until: None,
                     }],
                     checks: &[
@@ -180,7 +190,7 @@ request first."##,
                 ),
                 Part::Block {
                     lines: &[Line::Curl {
-                        args: r##"-H "authorization: Bearer $TOKEN" -H "x-jwt-sub: admin" http://127.0.0.1:10000/"##,
+                        args: r##"--cacert $CACERT -H "authorization: Bearer $TOKEN" -H "x-jwt-sub: admin" https://localhost:10000/"##,
                         repeat_until: None,
                     }],
                     checks: &[Check::Status(200), Check::XJwtSubIs(r##"alice"##)],
@@ -198,7 +208,7 @@ the scope `orders:admin`. `$TOKEN` has no scope at all."##,
                 ),
                 Part::Block {
                     lines: &[Line::Curl {
-                        args: r##"http://127.0.0.1:10000/public"##,
+                        args: r##"--cacert $CACERT https://localhost:10000/public"##,
                         repeat_until: None,
                     }],
                     checks: &[Check::Status(200)],
@@ -206,7 +216,7 @@ the scope `orders:admin`. `$TOKEN` has no scope at all."##,
                 Part::Prose(r##"`200` without a token (and without identity headers upstream)."##),
                 Part::Block {
                     lines: &[Line::Curl {
-                        args: r##"-i -H "authorization: Bearer $TOKEN" http://127.0.0.1:10000/admin"##,
+                        args: r##"--cacert $CACERT -i -H "authorization: Bearer $TOKEN" https://localhost:10000/admin"##,
                         repeat_until: None,
                     }],
                     checks: &[
@@ -228,7 +238,7 @@ scope="orders:admin"`. A token that carries the scope passes:"##,
                             comment: None,
                         },
                         Line::Curl {
-                            args: r##"-H "authorization: Bearer $ADMIN" http://127.0.0.1:10000/admin"##,
+                            args: r##"--cacert $CACERT -H "authorization: Bearer $ADMIN" https://localhost:10000/admin"##,
                             repeat_until: None,
                         },
                     ],
@@ -281,7 +291,7 @@ such header."##,
                             comment: None,
                         },
                         Line::Curl {
-                            args: r##"-i -H "authorization: Bearer $EXPIRED" http://127.0.0.1:10000/"##,
+                            args: r##"--cacert $CACERT -i -H "authorization: Bearer $EXPIRED" https://localhost:10000/"##,
                             repeat_until: None,
                         },
                     ],
@@ -379,7 +389,7 @@ one for payments. The client calls orders through the edge:"##,
                             comment: None,
                         },
                         Line::Curl {
-                            args: r##"-H "authorization: Bearer $CHAIN" http://127.0.0.1:10000/orders"##,
+                            args: r##"--cacert $CACERT -H "authorization: Bearer $CHAIN" https://localhost:10000/orders"##,
                             repeat_until: None,
                         },
                     ],
@@ -440,7 +450,7 @@ The same chain as above, for session `$SID`, passes both hops:"##,
                             comment: None,
                         },
                         Line::Curl {
-                            args: r##"-H "authorization: Bearer $CHAIN" http://127.0.0.1:10000/orders"##,
+                            args: r##"--cacert $CACERT -H "authorization: Bearer $CHAIN" https://localhost:10000/orders"##,
                             repeat_until: None,
                         },
                     ],
@@ -467,7 +477,7 @@ the session. Repeat each curl until it answers `401`: it takes up to one refresh
                             comment: None,
                         },
                         Line::Curl {
-                            args: r##"-i -H "authorization: Bearer $CHAIN" http://127.0.0.1:10000/orders"##,
+                            args: r##"--cacert $CACERT -i -H "authorization: Bearer $CHAIN" https://localhost:10000/orders"##,
                             repeat_until: Some(401),
                         },
                     ],
@@ -503,7 +513,7 @@ sessions keep working:"##,
                             comment: None,
                         },
                         Line::Curl {
-                            args: r##"-H "authorization: Bearer $OTHER" http://127.0.0.1:10000/"##,
+                            args: r##"--cacert $CACERT -H "authorization: Bearer $OTHER" https://localhost:10000/"##,
                             repeat_until: None,
                         },
                     ],
