@@ -264,7 +264,7 @@ rather than after a 401 (see "Refresh before expiry" below)."##,
                             comment: None,
                         },
                         Line::Curl {
-                            args: r##"-i -H "authorization: Bearer $SHORT" http://127.0.0.1:10000/"##,
+                            args: r##"--cacert $CACERT -i -H "authorization: Bearer $SHORT" https://localhost:10000/"##,
                             repeat_until: None,
                         },
                     ],
