@@ -764,10 +764,23 @@ fn deploy_manifests_parse_and_their_plugin_configs_pass_the_filters_check() {
                     }
                 }
                 "EnvoyFilter" => {
-                    // Sets the listener role as metadata; the filter reads jwt_relay.role.
-                    let value = &spec["configPatches"][0]["patch"]["value"];
-                    let role = &value["metadata"]["filter_metadata"]["jwt_relay"]["role"];
-                    assert!(role == "internal" || role == "edge", "{shown}: role {role}");
+                    for patch in spec["configPatches"].as_array().unwrap() {
+                        let value = &patch["patch"]["value"];
+                        let jwt_relay = &value["metadata"]["filter_metadata"]["jwt_relay"];
+                        match patch["applyTo"].as_str() {
+                            // The listener role, read as jwt_relay.role.
+                            Some("LISTENER") => {
+                                let role = &jwt_relay["role"];
+                                assert!(
+                                    role == "internal" || role == "edge",
+                                    "{shown}: role {role}"
+                                );
+                            }
+                            // A route's requirements: see istio_route_requirements_name_real_routes.
+                            Some("HTTP_ROUTE") => assert!(jwt_relay.is_object(), "{shown}"),
+                            other => panic!("{shown}: patch applied to {other:?}"),
+                        }
+                    }
                 }
                 // The TLS recipes are checked by deploy_recipes_serve_https_at_the_edge.
                 "Gateway" | "PeerAuthentication" | "VirtualService" | "HTTPRoute" => {}
@@ -795,6 +808,7 @@ fn deploy_manifests_parse_and_their_plugin_configs_pass_the_filters_check() {
         kinds,
         [
             "EnvoyExtensionPolicy",
+            "EnvoyFilter",
             "EnvoyFilter",
             "Gateway",
             "Gateway",
@@ -1100,4 +1114,75 @@ fn cli_image_copies_what_its_build_needs() {
         steps.contains(&"ENTRYPOINT [\"jwt-relay-cli\"]".to_owned()),
         "{steps:?}"
     );
+}
+
+/// The Istio route requirements patch routes the gateway's VirtualService really names, on the
+/// gateway jwt-relay-gateway runs on, with metadata the filter understands: only its three fields,
+/// a known requirement, issuers the gateway plugin trusts, and non-empty scopes.
+#[test]
+fn istio_route_requirements_name_real_routes() {
+    let manifest = "deploy/istio/route-requirements.yaml";
+    let filters = documents_of_kind(manifest, "EnvoyFilter");
+    assert_eq!(filters.len(), 1, "{manifest}");
+    let spec = &filters[0]["spec"];
+    assert_eq!(
+        spec["workloadSelector"]["labels"]["istio"],
+        "ingressgateway"
+    );
+    let services = documents_of_kind("deploy/istio/gateway.yaml", "VirtualService");
+    let names: Vec<&str> = services[0]["spec"]["http"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|route| route["name"].as_str())
+        .collect();
+    let plugins = documents_of_kind("deploy/istio/wasmplugin.yaml", "WasmPlugin");
+    let issuers: Vec<&str> = plugins[0]["spec"]["pluginConfig"]["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|provider| provider["issuer"].as_str().unwrap())
+        .collect();
+    let mut patched = Vec::new();
+    for patch in spec["configPatches"].as_array().unwrap() {
+        assert_eq!(patch["applyTo"], "HTTP_ROUTE");
+        assert_eq!(patch["match"]["context"], "GATEWAY");
+        assert_eq!(patch["patch"]["operation"], "MERGE");
+        let route = patch["match"]["routeConfiguration"]["vhost"]["route"]["name"]
+            .as_str()
+            .unwrap();
+        assert!(
+            names.contains(&route),
+            "{manifest}: no VirtualService route {route:?}"
+        );
+        let rules = patch["patch"]["value"]["metadata"]["filter_metadata"]["jwt_relay"]
+            .as_object()
+            .unwrap();
+        for (key, value) in rules {
+            match key.as_str() {
+                "requirement" => assert!(
+                    ["required", "allow_missing", "none"].contains(&value.as_str().unwrap()),
+                    "{route}: {value:?}"
+                ),
+                "providers" => {
+                    for issuer in value.as_array().unwrap() {
+                        assert!(
+                            issuers.contains(&issuer.as_str().unwrap()),
+                            "{route}: {issuer:?}"
+                        );
+                    }
+                }
+                "scopes" => {
+                    let scopes = value.as_array().unwrap();
+                    assert!(!scopes.is_empty(), "{route}");
+                    assert!(scopes.iter().all(|s| s
+                        .as_str()
+                        .is_some_and(|s| !s.is_empty() && !s.contains(' '))));
+                }
+                other => panic!("{manifest}: {route}: unknown field {other}"),
+            }
+        }
+        patched.push(route);
+    }
+    assert_eq!(patched, ["health", "public", "admin"]);
 }
