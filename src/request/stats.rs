@@ -135,6 +135,20 @@ mod tests {
     }
 
     #[test]
+    fn fetch_counters_are_distinct_and_each_document_has_ok_failed_and_not_modified() {
+        let mut names = FETCH_COUNTERS.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), FETCH_COUNTERS.len());
+        for document in ["jwks", "revocation"] {
+            for outcome in ["ok", "failed", "not_modified"] {
+                let name = format!("jwt_relay.{document}_fetch_{outcome}");
+                assert!(FETCH_COUNTERS.contains(&name.as_str()), "{name}");
+            }
+        }
+    }
+
+    #[test]
     fn each_request_counts_once_as_allowed_or_denied_and_once_by_its_outcome() {
         let mut tally = Tally::default();
         tally.record(&allow(Outcome::Allowed));
