@@ -41,6 +41,8 @@ const JWKS_FETCH_FAILED: &str = "wasmcustom.jwt_relay.jwks_fetch_failed";
 const REVOCATION_FETCH_OK: &str = "wasmcustom.jwt_relay.revocation_fetch_ok";
 const REVOCATION_FETCH_FAILED: &str = "wasmcustom.jwt_relay.revocation_fetch_failed";
 const JWKS_KID_MISS_REFETCH: &str = "wasmcustom.jwt_relay.jwks_kid_miss_refetch";
+const JWKS_FETCH_NOT_MODIFIED: &str = "wasmcustom.jwt_relay.jwks_fetch_not_modified";
+const REVOCATION_FETCH_NOT_MODIFIED: &str = "wasmcustom.jwt_relay.revocation_fetch_not_modified";
 
 // What the filter says (error_description of a 401 invalid_token).
 const KEYS_UNAVAILABLE: &str = "signing keys unavailable";
@@ -64,6 +66,8 @@ struct Feeds {
     revocation_refresh_s: u64,
     revocation_timeout_ms: u64,
     on_unavailable: &'static str,
+    /// `remote_jwks` `min_refresh_seconds` and `max_refresh_seconds` (`None`: not written).
+    jwks_refresh_bounds: Option<(u64, u64)>,
 }
 
 /// The values as `envoy/identity.yaml` writes them.
@@ -75,12 +79,19 @@ const AS_WRITTEN: Feeds = Feeds {
     revocation_refresh_s: 1,
     revocation_timeout_ms: 500,
     on_unavailable: "deny",
+    jwks_refresh_bounds: None,
 };
 
 impl Feeds {
     fn remote_jwks_line(&self) -> String {
+        let bounds = self
+            .jwks_refresh_bounds
+            .map(|(min, max)| {
+                format!(r#", "min_refresh_seconds": {min}, "max_refresh_seconds": {max}"#)
+            })
+            .unwrap_or_default();
         format!(
-            r#""remote_jwks": {{"cluster": "idp", "path": "/.well-known/jwks.json", "authority": "idp.example.com", "refresh_seconds": {}, "timeout_ms": {}, "kid_miss_cooldown_seconds": {}, "max_bytes": {}}},"#,
+            r#""remote_jwks": {{"cluster": "idp", "path": "/.well-known/jwks.json", "authority": "idp.example.com", "refresh_seconds": {}, "timeout_ms": {}, "kid_miss_cooldown_seconds": {}, "max_bytes": {}{bounds}}},"#,
             self.jwks_refresh_s,
             self.jwks_timeout_ms,
             self.kid_miss_cooldown_s,
@@ -1159,6 +1170,9 @@ fn counters_count_every_fetch_outcome() {
         await_stat(&envoy, JWKS_FETCH_OK, 2, Duration::from_secs(5)),
     );
     assert_eq!(counters(&envoy), [2, 0, 1, 1, 0], "after one kid miss");
+    // The JWKS had not changed: the refetch was conditional and came back 304.
+    assert_eq!(stat(&envoy, JWKS_FETCH_NOT_MODIFIED), 1);
+    assert_eq!(idp.answered(Endpoint::Jwks, 304), 1);
 
     // 3. The JWKS fails; after the cooldown (1 s), an unknown kid refetches, and that fails.
     idp.set_mode(Endpoint::Jwks, Mode::Status(500));
@@ -1210,5 +1224,285 @@ fn counters_count_every_fetch_outcome() {
     assert_eq!(
         revocation_ok + revocation_failed,
         idp.hits(Endpoint::Revocations)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetch only what changed: conditional requests, 304s, Cache-Control
+// ---------------------------------------------------------------------------------------------
+
+/// POLL, 3 s: until the Envoy counter equals `expected()` (a fetch the stub has answered is
+/// counted once the answer reaches the filter, within a tick). Returns the value.
+fn await_stat_equal(envoy: &Envoy, name: &str, expected: impl Fn() -> u64) -> Result<u64, String> {
+    poll(Duration::from_secs(3), || {
+        let (value, want) = (envoy.stat(name)?, expected());
+        if value == want {
+            Ok(value)
+        } else {
+            Err(format!("{name} is {value}, the stub says {want}"))
+        }
+    })
+    .map(|(value, _)| value)
+}
+
+#[test]
+fn unchanged_documents_come_back_304_until_they_change() {
+    let idp = stub();
+    let first = key("k1");
+    serve_keys(&idp, &[&first]);
+    let feeds = Feeds {
+        jwks_refresh_s: 1,
+        revocation_refresh_s: 1,
+        ..AS_WRITTEN
+    };
+    let envoy = start("conditional", feeds, &idp, 2);
+    let edge = Req::edge(&sign(&first, &edge_claims("s1", now())));
+    let internal = Req::internal(&sign(&first, &orders_claims("s1", now())));
+    await_serving(&envoy, &edge);
+    await_serving(&envoy, &internal);
+
+    // POLL, 8 s: refresh 1 s, so a few periods; each refetch sends the stored ETag and the stub
+    // answers 304 only when it matches the document it serves.
+    step(
+        "the refetches are conditional and answered 304",
+        poll(Duration::from_secs(8), || {
+            let jwks = idp.answered(Endpoint::Jwks, 304);
+            let feed = idp.answered(Endpoint::Revocations, 304);
+            if jwks >= 3 && feed >= 3 {
+                Ok(())
+            } else {
+                Err(format!("304s so far: JWKS {jwks}, feed {feed}"))
+            }
+        }),
+    );
+    // One whole document each, at start, for the Envoy (two workers, one fetcher).
+    assert_eq!(idp.answered(Endpoint::Jwks, 200), 1, "JWKS 200s");
+    assert_eq!(idp.answered(Endpoint::Revocations, 200), 1, "feed 200s");
+    // The keys and the (empty) list are still in force on every worker, after many 304s.
+    step(
+        "tokens still verify",
+        round(
+            &envoy,
+            &[
+                ("edge", edge.clone(), Outcome::Pass),
+                ("internal", internal.clone(), Outcome::Pass),
+            ],
+            10,
+        ),
+    );
+    // Every 304 is a successful fetch, counted as such and as not modified.
+    let not_modified = step(
+        "JWKS 304s counted",
+        await_stat_equal(&envoy, JWKS_FETCH_NOT_MODIFIED, || {
+            idp.answered(Endpoint::Jwks, 304)
+        }),
+    );
+    assert!(not_modified >= 3);
+    step(
+        "JWKS fetches counted ok",
+        await_stat_equal(&envoy, JWKS_FETCH_OK, || idp.hits(Endpoint::Jwks)),
+    );
+    step(
+        "feed 304s counted",
+        await_stat_equal(&envoy, REVOCATION_FETCH_NOT_MODIFIED, || {
+            idp.answered(Endpoint::Revocations, 304)
+        }),
+    );
+    assert_eq!(stat(&envoy, JWKS_FETCH_FAILED), 0);
+    assert_eq!(stat(&envoy, REVOCATION_FETCH_FAILED), 0);
+
+    // A rotation and a revocation: both bodies change, so do their tags; one 200 each.
+    let second = key("k2");
+    serve_keys(&idp, &[&first, &second]);
+    idp.revoke("s1", now() - 10, None);
+    let rotated = Req::edge(&sign(&second, &edge_claims("s2", now())));
+    // POLL, 4 s: the next refresh (1 s) or the kid-miss refetch, and a worker tick.
+    step(
+        "the new key verifies",
+        await_outcome(
+            &envoy,
+            &rotated,
+            Outcome::Pass,
+            &[Outcome::Refused(UNKNOWN_KID)],
+            Duration::from_secs(4),
+        ),
+    );
+    let revoked = Req::edge(&sign(&first, &edge_claims("s1", now() - 20)));
+    step(
+        "the revocation applies",
+        await_outcome(
+            &envoy,
+            &revoked,
+            Outcome::Refused(REVOKED),
+            &[Outcome::Pass],
+            Duration::from_secs(4),
+        ),
+    );
+    // POLL, 8 s: then 304s again, to the new tags.
+    let (jwks_304, feed_304) = (
+        idp.answered(Endpoint::Jwks, 304),
+        idp.answered(Endpoint::Revocations, 304),
+    );
+    step(
+        "304s to the new tags",
+        poll(Duration::from_secs(8), || {
+            let (jwks, feed) = (
+                idp.answered(Endpoint::Jwks, 304),
+                idp.answered(Endpoint::Revocations, 304),
+            );
+            if jwks >= jwks_304 + 2 && feed >= feed_304 + 2 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "304s: JWKS {jwks_304} -> {jwks}, feed {feed_304} -> {feed}"
+                ))
+            }
+        }),
+    );
+    assert_eq!(
+        idp.answered(Endpoint::Jwks, 200),
+        2,
+        "JWKS 200s: start, rotation"
+    );
+    assert_eq!(
+        idp.answered(Endpoint::Revocations, 200),
+        2,
+        "feed 200s: start, revocation"
+    );
+    step(
+        "every worker has the new key and the revocation",
+        round(
+            &envoy,
+            &[
+                ("edge: new key", rotated.clone(), Outcome::Pass),
+                ("edge: revoked", revoked.clone(), Outcome::Refused(REVOKED)),
+            ],
+            10,
+        ),
+    );
+    step(
+        "JWKS 304s counted",
+        await_stat_equal(&envoy, JWKS_FETCH_NOT_MODIFIED, || {
+            idp.answered(Endpoint::Jwks, 304)
+        }),
+    );
+    eprintln!(
+        "JWKS: {} requests, {} answered 200, {} answered 304",
+        idp.hits(Endpoint::Jwks),
+        idp.answered(Endpoint::Jwks, 200),
+        idp.answered(Endpoint::Jwks, 304)
+    );
+}
+
+#[test]
+fn a_service_without_validators_gets_whole_fetches_and_an_unasked_304_fails() {
+    let idp = stub();
+    idp.set_conditional(false);
+    let signer = key("k1");
+    serve_keys(&idp, &[&signer]);
+    let feeds = Feeds {
+        jwks_refresh_s: 1,
+        ..AS_WRITTEN
+    };
+    let envoy = start("unconditional", feeds, &idp, 1);
+    let edge = Req::edge(&sign(&signer, &edge_claims("s1", now())));
+    await_serving(&envoy, &edge);
+    // POLL, 6 s: a few refreshes, each a whole document (nothing to send a precondition with).
+    step(
+        "whole fetches",
+        poll(Duration::from_secs(6), || {
+            match idp.answered(Endpoint::Jwks, 200) {
+                n if n >= 3 => Ok(()),
+                n => Err(format!("{n} JWKS 200s")),
+            }
+        }),
+    );
+    assert_eq!(idp.answered(Endpoint::Jwks, 304), 0);
+    assert_eq!(stat(&envoy, JWKS_FETCH_NOT_MODIFIED), 0);
+
+    // A 304 to a request that sent no validator answers a question never asked: a failed fetch.
+    let failed_before = stat(&envoy, JWKS_FETCH_FAILED);
+    idp.set_mode(Endpoint::Jwks, Mode::Status(304));
+    // POLL, 5 s: the next refresh (1 s) fails, then the retry (1 s); the keys stay meanwhile.
+    step(
+        "an unasked 304 is a failure and the keys stay",
+        poll_until(Duration::from_secs(5), || {
+            expect(&envoy, &edge, Outcome::Pass)?;
+            let failed = envoy.stat(JWKS_FETCH_FAILED)?;
+            if failed >= failed_before + 2 {
+                Ok(())
+            } else {
+                Err(Wait::Retry(format!(
+                    "{JWKS_FETCH_FAILED} {failed_before} -> {failed}"
+                )))
+            }
+        }),
+    );
+    assert_eq!(stat(&envoy, JWKS_FETCH_NOT_MODIFIED), 0);
+    // POLL, 3 s: Envoy flushes its log file on its own schedule.
+    step(
+        "the log says why",
+        poll(Duration::from_secs(3), || {
+            let why = "status 304 to a request that sent no validator";
+            match envoy.log().contains(why) {
+                true => Ok(()),
+                false => Err(format!("no {why:?} in the log yet")),
+            }
+        }),
+    );
+}
+
+#[test]
+fn the_jwks_refresh_follows_cache_control_within_its_bounds() {
+    let idp = stub();
+    let signer = key("k1");
+    serve_keys(&idp, &[&signer]);
+    idp.set_cache_control(Endpoint::Jwks, Some("max-age=1"));
+    // refresh_seconds 30: without Cache-Control, one fetch in this test. Bounds 1..=30 s.
+    let feeds = Feeds {
+        jwks_refresh_s: 30,
+        jwks_refresh_bounds: Some((1, 30)),
+        ..AS_WRITTEN
+    };
+    let envoy = start("cache-control", feeds, &idp, 1);
+    await_serving(
+        &envoy,
+        &Req::edge(&sign(&signer, &edge_claims("s1", now()))),
+    );
+    // POLL, 8 s: max-age=1 brings each refresh forward to 1 s (a few 304s, also max-age=1).
+    let (_, took) = step(
+        "max-age=1 refreshes every second",
+        poll(Duration::from_secs(8), || match idp.hits(Endpoint::Jwks) {
+            n if n >= 4 => Ok(()),
+            n => Err(format!("{n} JWKS fetches")),
+        }),
+    );
+    eprintln!("4 JWKS fetches within {took:?}");
+    assert!(idp.answered(Endpoint::Jwks, 304) >= 3);
+
+    // A max-age past the bound is held to max_refresh_seconds (30 s): once a fetch has seen it,
+    // no other comes within this test.
+    idp.set_cache_control(Endpoint::Jwks, Some("max-age=86400"));
+    let seen = idp.hits(Endpoint::Jwks);
+    // POLL, 3 s: the fetch already scheduled (1 s away) brings the new max-age.
+    step(
+        "one more fetch sees the long max-age",
+        poll(Duration::from_secs(3), || match idp.hits(Endpoint::Jwks) {
+            n if n > seen => Ok(n),
+            n => Err(format!("{n} JWKS fetches")),
+        }),
+    );
+    // Let that fetch's answer land (and its counters, as a check it has).
+    step(
+        "its answer is counted",
+        await_stat_equal(&envoy, JWKS_FETCH_OK, || idp.hits(Endpoint::Jwks)),
+    );
+    let after = idp.hits(Endpoint::Jwks);
+    // WINDOW, 3 s: with max-age=1 this would be three more fetches.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        idp.hits(Endpoint::Jwks),
+        after,
+        "no fetch within 3 s of a max-age held to 30 s"
     );
 }

@@ -10,14 +10,24 @@
 //!   when unknown (initially `{"revoked": []}`).
 //! - `POST /admin/revoke?sid=SID[&revoked_at=N][&expires_at=N]`: revokes SID (`revoked_at`
 //!   defaults to now), answers `{"revoked": "SID"}`; 400 for a missing or malformed parameter.
-//! - `GET /admin/hits`: `{"jwks": n, "revocations": n}`.
+//! - `GET /admin/hits`: `{"jwks": n, "revocations": n, "answers": {"jwks": {"200": n, "304":
+//!   n}, "revocations": {...}}}`: requests per feed endpoint, and its answers by status.
 //! - anything else: 404.
 //!
 //! The two feed endpoints answer according to their [`Mode`]; the query string is ignored when
 //! matching their paths. Every 200 from them is labelled `application/json`, garbage included: a
 //! client must not trust the content type.
+//!
+//! Conditional requests (unless [`StubIdp::set_conditional`] turns them off): every 200 from a
+//! feed endpoint carries `ETag` (a digest of the body, strong) and `Last-Modified` (when that
+//! body was first served, one second after the previous body's at the least, so a date always
+//! changes with the body), and a request whose `If-None-Match` lists the current tag (or `*`),
+//! or, without `If-None-Match`, whose `If-Modified-Since` is not before the current date, gets a
+//! 304 with no body. [`StubIdp::set_cache_control`] adds a `Cache-Control` to an endpoint's 200s
+//! and 304s (`serve --jwks-max-age N` for the JWKS).
 
 use std::{
+    collections::BTreeMap,
     io,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
@@ -26,6 +36,8 @@ use std::{
 };
 
 use anyhow::{anyhow, bail, Context, Result};
+use chrono::{DateTime, Utc};
+use jwt_relay::documents::conditional;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tiny_http::{Header, Method, Request, Response, Server};
@@ -108,6 +120,84 @@ struct State {
     revoked: Vec<Revocation>,
     modes: [Mode; 2],
     hits: [u64; 2],
+    /// Answers per endpoint, by status.
+    answers: [BTreeMap<u16, u64>; 2],
+    /// Whether 200s carry validators and preconditions are answered.
+    conditional: bool,
+    /// A `Cache-Control` for each endpoint's 200s and 304s.
+    cache_control: [Option<String>; 2],
+    /// Per endpoint, the digest of the last body served with its `Last-Modified` (unix seconds).
+    served: [Option<(u64, i64)>; 2],
+}
+
+/// The preconditions of a feed request.
+#[derive(Debug, Clone, Default)]
+struct Preconditions {
+    if_none_match: Option<String>,
+    if_modified_since: Option<String>,
+}
+
+impl Preconditions {
+    fn of(request: &Request) -> Preconditions {
+        let header = |name: &'static str| {
+            request
+                .headers()
+                .iter()
+                .find(|header| header.field.equiv(name))
+                .map(|header| header.value.as_str().to_owned())
+        };
+        Preconditions {
+            if_none_match: header("If-None-Match"),
+            if_modified_since: header("If-Modified-Since"),
+        }
+    }
+
+    /// Whether the representation with `etag` and `last_modified` is "not modified" for these
+    /// (RFC 9110 §13.2.2: If-None-Match, weak comparison, and only without it If-Modified-Since).
+    fn not_modified(&self, etag: &str, last_modified: i64) -> bool {
+        if let Some(list) = &self.if_none_match {
+            return list.trim() == "*" || entity_tags(list).iter().any(|tag| weak_eq(tag, etag));
+        }
+        self.if_modified_since
+            .as_deref()
+            .and_then(|date| DateTime::parse_from_rfc2822(date.trim()).ok())
+            .is_some_and(|since| last_modified <= since.timestamp())
+    }
+}
+
+/// The entity-tags of an `If-None-Match` list (quoted, so a comma inside one is kept).
+fn entity_tags(list: &str) -> Vec<&str> {
+    let mut tags = Vec::new();
+    let mut rest = list;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        let start = rest.len();
+        let body = rest.strip_prefix("W/").unwrap_or(rest);
+        let Some(inner) = body.strip_prefix('"') else {
+            break;
+        };
+        let Some(end) = inner.find('"') else {
+            break;
+        };
+        let taken = start - inner.len() + end + 1;
+        tags.push(&rest[..taken]);
+        rest = &rest[taken..];
+    }
+    tags
+}
+
+/// Weak comparison: the opaque tags match, `W/` or not.
+fn weak_eq(a: &str, b: &str) -> bool {
+    let opaque = |tag: &str| tag.strip_prefix("W/").unwrap_or(tag).to_owned();
+    opaque(a) == opaque(b)
+}
+
+/// An IMF-fixdate (`Wed, 21 Oct 2015 07:28:00 GMT`).
+fn http_date(unix: i64) -> String {
+    DateTime::<Utc>::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
 }
 
 /// One entry of the revocation feed; fields serialize in this order.
@@ -133,6 +223,10 @@ impl StubIdp {
                 revoked: Vec::new(),
                 modes: [Mode::Ok, Mode::Ok],
                 hits: [0, 0],
+                answers: [BTreeMap::new(), BTreeMap::new()],
+                conditional: true,
+                cache_control: [None, None],
+                served: [None, None],
             }),
             mode_changed: Condvar::new(),
         });
@@ -193,10 +287,42 @@ impl StubIdp {
         self.shared.lock().hits[endpoint.index()]
     }
 
-    /// Sets both hit counters to 0.
-    pub fn reset_hits(&self) {
-        self.shared.lock().hits = [0, 0];
+    /// Answers with `status` on `endpoint` since the start or the last
+    /// [`reset_hits`](Self::reset_hits) (e.g. 200 and 304: full documents and "not modified").
+    pub fn answered(&self, endpoint: Endpoint, status: u16) -> u64 {
+        self.shared.lock().answers[endpoint.index()]
+            .get(&status)
+            .copied()
+            .unwrap_or(0)
     }
+
+    /// Sets both hit counters, and the answers by status, to 0.
+    pub fn reset_hits(&self) {
+        let mut state = self.shared.lock();
+        state.hits = [0, 0];
+        state.answers = [BTreeMap::new(), BTreeMap::new()];
+    }
+
+    /// Whether 200s carry `ETag` and `Last-Modified` and matching preconditions get a 304 (the
+    /// default), or every request gets the whole document with no validators.
+    pub fn set_conditional(&self, conditional: bool) {
+        self.shared.lock().conditional = conditional;
+    }
+
+    /// The `Cache-Control` of `endpoint`'s 200s and 304s (`None`: none, the default).
+    pub fn set_cache_control(&self, endpoint: Endpoint, value: Option<&str>) {
+        self.shared.lock().cache_control[endpoint.index()] = value.map(str::to_owned);
+    }
+
+    /// The `ETag` the endpoint's current document is served with (in mode [`Mode::Ok`]).
+    pub fn etag(&self, endpoint: Endpoint) -> String {
+        etag_of(&self.shared.lock().document(endpoint))
+    }
+}
+
+/// The strong entity-tag of a body: its digest.
+fn etag_of(body: &str) -> String {
+    format!("\"{:016x}\"", conditional::digest(body.as_bytes()))
 }
 
 impl Shared {
@@ -236,23 +362,63 @@ impl State {
         }
     }
 
-    /// The answer for `endpoint` in its current mode; `None` while it hangs.
-    fn reply(&self, endpoint: Endpoint) -> Option<Reply> {
-        Some(match &self.modes[endpoint.index()] {
-            Mode::Ok => Reply::json(200, self.document(endpoint)),
+    /// The answer for `endpoint` in its current mode to a request with `conditions`, counted;
+    /// `None` while it hangs.
+    fn reply(&mut self, endpoint: Endpoint, conditions: &Preconditions) -> Option<Reply> {
+        let index = endpoint.index();
+        let body = match &self.modes[index] {
+            Mode::Ok => self.document(endpoint),
+            // No validators: a 304 (or 204) has no body, and the status is what the test asked for.
+            Mode::Status(status @ (204 | 304)) => {
+                return Some(self.count(index, Reply::empty(*status)))
+            }
             Mode::Status(status) => {
-                Reply::text(*status, format!("stub identity service: status {status}\n"))
+                let text = format!("stub identity service: status {status}\n");
+                return Some(self.count(index, Reply::text(*status, text)));
             }
             Mode::Hang => return None,
-            Mode::Garbage => Reply::json(200, GARBAGE_BODY.to_owned()),
-            Mode::Body(body) => Reply::json(200, body.clone()),
-        })
+            Mode::Garbage => GARBAGE_BODY.to_owned(),
+            Mode::Body(body) => body.clone(),
+        };
+        let mut headers = Vec::new();
+        if let Some(value) = &self.cache_control[index] {
+            headers.push(("Cache-Control", value.clone()));
+        }
+        if !self.conditional {
+            return Some(self.count(index, Reply::json(200, body).with(headers)));
+        }
+        let digest = conditional::digest(body.as_bytes());
+        let last_modified = match self.served[index] {
+            Some((served, date)) if served == digest => date,
+            previous => {
+                let date = previous.map_or(i64::MIN, |(_, date)| date.saturating_add(1));
+                let date = date.max(crate::token::now());
+                self.served[index] = Some((digest, date));
+                date
+            }
+        };
+        let etag = etag_of(&body);
+        let not_modified = conditions.not_modified(&etag, last_modified);
+        headers.push(("ETag", etag));
+        headers.push(("Last-Modified", http_date(last_modified)));
+        let reply = if not_modified {
+            Reply::empty(304)
+        } else {
+            Reply::json(200, body)
+        };
+        Some(self.count(index, reply.with(headers)))
+    }
+
+    fn count(&mut self, index: usize, reply: Reply) -> Reply {
+        *self.answers[index].entry(reply.status).or_insert(0) += 1;
+        reply
     }
 }
 
 struct Reply {
     status: u16,
-    content_type: &'static str,
+    content_type: Option<&'static str>,
+    headers: Vec<(&'static str, String)>,
     body: String,
 }
 
@@ -260,7 +426,8 @@ impl Reply {
     fn json(status: u16, body: String) -> Reply {
         Reply {
             status,
-            content_type: "application/json",
+            content_type: Some("application/json"),
+            headers: Vec::new(),
             body,
         }
     }
@@ -268,9 +435,25 @@ impl Reply {
     fn text(status: u16, body: String) -> Reply {
         Reply {
             status,
-            content_type: "text/plain; charset=utf-8",
+            content_type: Some("text/plain; charset=utf-8"),
+            headers: Vec::new(),
             body,
         }
+    }
+
+    /// No body, no content type (a 304, a 204).
+    fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            content_type: None,
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
+    fn with(mut self, headers: Vec<(&'static str, String)>) -> Reply {
+        self.headers.extend(headers);
+        self
     }
 }
 
@@ -295,9 +478,20 @@ fn handle(mut request: Request, shared: &Arc<Shared>) {
         ADMIN_REVOKE_PATH if *request.method() == Method::Post => admin_revoke(query, shared),
         ADMIN_HITS_PATH if *request.method() == Method::Get => {
             let state = shared.lock();
+            let answers = |endpoint: Endpoint| -> Value {
+                state.answers[endpoint.index()]
+                    .iter()
+                    .map(|(status, n)| (status.to_string(), json!(n)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into()
+            };
             let hits = json!({
                 "jwks": state.hits[Endpoint::Jwks.index()],
                 "revocations": state.hits[Endpoint::Revocations.index()],
+                "answers": {
+                    "jwks": answers(Endpoint::Jwks),
+                    "revocations": answers(Endpoint::Revocations),
+                },
             });
             Reply::json(200, hits.to_string())
         }
@@ -310,10 +504,11 @@ fn handle(mut request: Request, shared: &Arc<Shared>) {
 }
 
 fn feed(request: Request, endpoint: Endpoint, shared: &Arc<Shared>) {
+    let conditions = Preconditions::of(&request);
     let reply = {
         let mut state = shared.lock();
         state.hits[endpoint.index()] += 1;
-        state.reply(endpoint)
+        state.reply(endpoint, &conditions)
     };
     match reply {
         Some(reply) => send(request, reply),
@@ -321,7 +516,7 @@ fn feed(request: Request, endpoint: Endpoint, shared: &Arc<Shared>) {
             let shared = Arc::clone(shared);
             let spawned = thread::Builder::new()
                 .name("idp-hang".to_owned())
-                .spawn(move || hold(request, endpoint, &shared));
+                .spawn(move || hold(request, endpoint, &conditions, &shared));
             // The request went down with the closure; tiny_http answers it with a 500.
             if let Err(err) = spawned {
                 eprintln!("stub identity service: cannot hold a request: {err}");
@@ -331,16 +526,17 @@ fn feed(request: Request, endpoint: Endpoint, shared: &Arc<Shared>) {
 }
 
 /// Holds a request while its endpoint hangs, then answers as the endpoint's mode then says.
-fn hold(request: Request, endpoint: Endpoint, shared: &Shared) {
+fn hold(request: Request, endpoint: Endpoint, conditions: &Preconditions, shared: &Shared) {
     let deadline = Instant::now() + HANG_LIMIT;
     let mut state = shared.lock();
     let reply = loop {
-        if let Some(reply) = state.reply(endpoint) {
+        if let Some(reply) = state.reply(endpoint, conditions) {
             break reply;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            break Reply::text(504, "stub identity service: hung for 60 s\n".to_owned());
+            let timeout = Reply::text(504, "stub identity service: hung for 60 s\n".to_owned());
+            break state.count(endpoint.index(), timeout);
         }
         state = shared
             .mode_changed
@@ -354,8 +550,15 @@ fn hold(request: Request, endpoint: Endpoint, shared: &Shared) {
 
 fn send(request: Request, reply: Reply) {
     let mut response = Response::from_string(reply.body).with_status_code(reply.status);
-    if let Ok(header) = Header::from_bytes("Content-Type", reply.content_type) {
-        response.add_header(header);
+    let headers = reply
+        .content_type
+        .map(|value| ("Content-Type", value.to_owned()))
+        .into_iter()
+        .chain(reply.headers);
+    for (name, value) in headers {
+        if let Ok(header) = Header::from_bytes(name, value) {
+            response.add_header(header);
+        }
     }
     // A client that hung up before the answer only affects itself.
     let _ = request.respond(response);
@@ -503,6 +706,7 @@ mod tests {
         status: u16,
         content_type: String,
         body: String,
+        headers: ureq::http::HeaderMap,
     }
 
     impl Answer {
@@ -521,11 +725,20 @@ mod tests {
     }
 
     fn request(method: &str, url: &str, timeout: Duration) -> Result<Answer, ureq::Error> {
-        let request = ureq::http::Request::builder()
-            .method(method)
-            .uri(url)
-            .body(())
-            .unwrap();
+        request_with(method, url, &[], timeout)
+    }
+
+    fn request_with(
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Answer, ureq::Error> {
+        let mut request = ureq::http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(()).unwrap();
         let mut response = agent(timeout).run(request)?;
         let content_type = response
             .headers()
@@ -535,8 +748,25 @@ mod tests {
         Ok(Answer {
             status: response.status().as_u16(),
             content_type,
+            headers: response.headers().clone(),
             body: response.body_mut().read_to_string()?,
         })
+    }
+
+    impl Answer {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name).map(|value| value.to_str().unwrap())
+        }
+    }
+
+    fn get_with(idp: &StubIdp, path: &str, headers: &[(&str, &str)]) -> Answer {
+        request_with(
+            "GET",
+            &format!("{}{path}", idp.base_url()),
+            headers,
+            Duration::from_secs(10),
+        )
+        .unwrap()
     }
 
     fn get(idp: &StubIdp, path: &str) -> Answer {
@@ -691,9 +921,15 @@ mod tests {
             quick,
         );
         let expected = u64::try_from(WORKERS + 2).unwrap();
+        let hits = hits.unwrap().json();
         assert_eq!(
-            hits.unwrap().json(),
-            json!({ "jwks": expected, "revocations": 1 })
+            (&hits["jwks"], &hits["revocations"]),
+            (&json!(expected), &json!(1))
+        );
+        // The hung requests have no answer yet.
+        assert_eq!(
+            hits["answers"],
+            json!({ "jwks": {}, "revocations": { "200": 1 } })
         );
     }
 
@@ -712,6 +948,111 @@ mod tests {
         assert_eq!(answer.status, 200);
         assert_eq!(answer.json(), json!({ "keys": [{ "kid": "after-hang" }] }));
         assert_eq!(idp.hits(Endpoint::Jwks), 1);
+    }
+
+    #[test]
+    fn a_matching_if_none_match_gets_a_304_and_a_changed_body_a_new_tag() {
+        let idp = stub();
+        idp.set_cache_control(Endpoint::Jwks, Some("max-age=120"));
+        let first = get(&idp, JWKS_PATH);
+        assert_eq!(first.status, 200);
+        let etag = first.header("etag").unwrap().to_owned();
+        assert_eq!(etag, idp.etag(Endpoint::Jwks));
+        assert!(
+            etag.starts_with('"') && etag.ends_with('"') && etag.len() == 18,
+            "{etag}"
+        );
+        let date = first.header("last-modified").unwrap().to_owned();
+        assert!(date.ends_with(" GMT"), "{date}");
+        assert_eq!(first.header("cache-control"), Some("max-age=120"));
+
+        // The same tag (also weak, also in a list): 304, no body, the same validators again.
+        for condition in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"x,y\", {etag}"),
+            "*".into(),
+        ] {
+            let again = get_with(&idp, JWKS_PATH, &[("if-none-match", &condition)]);
+            assert_eq!(again.status, 304, "{condition}");
+            assert_eq!(again.body, "");
+            assert_eq!(again.header("etag"), Some(etag.as_str()));
+            assert_eq!(again.header("last-modified"), Some(date.as_str()));
+            assert_eq!(again.header("cache-control"), Some("max-age=120"));
+        }
+        // Another tag: the whole document. If-None-Match wins over If-Modified-Since.
+        let other = get_with(
+            &idp,
+            JWKS_PATH,
+            &[("if-none-match", "\"other\""), ("if-modified-since", &date)],
+        );
+        assert_eq!(other.status, 200);
+        // If-Modified-Since alone: 304 at or after the date, 200 before it or unreadable.
+        assert_eq!(
+            get_with(&idp, JWKS_PATH, &[("if-modified-since", &date)]).status,
+            304
+        );
+        for old in ["Thu, 01 Jan 1970 00:00:00 GMT", "yesterday"] {
+            assert_eq!(
+                get_with(&idp, JWKS_PATH, &[("if-modified-since", old)]).status,
+                200,
+                "{old}"
+            );
+        }
+
+        // A new document: a new tag and a later date; the old validators get the whole body.
+        idp.set_jwks(json!({ "keys": [{ "kid": "rotated" }] }));
+        let rotated = get_with(&idp, JWKS_PATH, &[("if-none-match", &etag)]);
+        assert_eq!(rotated.status, 200);
+        assert_eq!(rotated.json(), json!({ "keys": [{ "kid": "rotated" }] }));
+        assert_ne!(rotated.header("etag"), Some(etag.as_str()));
+        let later = rotated.header("last-modified").unwrap();
+        let parse = |d: &str| DateTime::parse_from_rfc2822(d).unwrap().timestamp();
+        assert!(parse(later) > parse(&date), "{date} then {later}");
+        assert_eq!(
+            get_with(&idp, JWKS_PATH, &[("if-modified-since", &date)]).status,
+            200,
+            "a date before the change"
+        );
+
+        assert_eq!(idp.answered(Endpoint::Jwks, 200), 6);
+        assert_eq!(idp.answered(Endpoint::Jwks, 304), 5);
+        assert_eq!(idp.hits(Endpoint::Jwks), 11);
+        assert_eq!(
+            get(&idp, ADMIN_HITS_PATH).json()["answers"]["jwks"],
+            json!({ "200": 6, "304": 5 })
+        );
+    }
+
+    #[test]
+    fn without_conditional_requests_every_answer_is_the_whole_document() {
+        let idp = stub();
+        let etag = get(&idp, REVOCATIONS_PATH)
+            .header("etag")
+            .unwrap()
+            .to_owned();
+        idp.set_conditional(false);
+        let plain = get_with(&idp, REVOCATIONS_PATH, &[("if-none-match", &etag)]);
+        assert_eq!(plain.status, 200);
+        assert_eq!(plain.header("etag"), None);
+        assert_eq!(plain.header("last-modified"), None);
+        assert_eq!(plain.header("cache-control"), None);
+        // A 304 the client did not ask for, as a misbehaving service might send: no body.
+        idp.set_mode(Endpoint::Revocations, Mode::Status(304));
+        let unasked = get(&idp, REVOCATIONS_PATH);
+        assert_eq!((unasked.status, unasked.body.as_str()), (304, ""));
+        assert_eq!(idp.answered(Endpoint::Revocations, 200), 2);
+        assert_eq!(idp.answered(Endpoint::Revocations, 304), 1);
+    }
+
+    #[test]
+    fn entity_tag_lists_are_split_outside_quotes() {
+        assert_eq!(
+            entity_tags(r#" "a", W/"b,c" ,"d""#),
+            vec![r#""a""#, r#"W/"b,c""#, r#""d""#]
+        );
+        assert!(entity_tags("garbage").is_empty());
+        assert_eq!(entity_tags(r#""a", "unterminated"#), vec![r#""a""#]);
     }
 
     #[test]
@@ -783,7 +1124,8 @@ mod tests {
         get(&idp, REVOCATIONS_PATH);
         assert_eq!(
             get(&idp, ADMIN_HITS_PATH).json(),
-            json!({ "jwks": 2, "revocations": 1 })
+            json!({ "jwks": 2, "revocations": 1,
+                    "answers": { "jwks": { "200": 2 }, "revocations": { "200": 1 } } })
         );
         let clone = idp.clone();
         clone.reset_hits();
@@ -791,9 +1133,10 @@ mod tests {
             (idp.hits(Endpoint::Jwks), idp.hits(Endpoint::Revocations)),
             (0, 0)
         );
+        assert_eq!(idp.answered(Endpoint::Jwks, 200), 0);
         assert_eq!(
             get(&idp, ADMIN_HITS_PATH).json(),
-            json!({ "jwks": 0, "revocations": 0 })
+            json!({ "jwks": 0, "revocations": 0, "answers": { "jwks": {}, "revocations": {} } })
         );
         get(&idp, REVOCATIONS_PATH);
         assert_eq!(idp.hits(Endpoint::Revocations), 1);

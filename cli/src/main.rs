@@ -259,6 +259,14 @@ struct ServeArgs {
     /// [default: an empty JWKS]
     #[arg(long = "jwks-key", value_name = "FILE", num_args = 1..)]
     jwks_keys: Vec<PathBuf>,
+    /// Serve the JWKS with `Cache-Control: max-age=N` (its 200s and 304s) [default: no
+    /// Cache-Control]
+    #[arg(long = "jwks-max-age", value_name = "N")]
+    jwks_max_age: Option<u64>,
+    /// Serve no ETag / Last-Modified and answer every request with the whole document (how a
+    /// service without conditional requests behaves)
+    #[arg(long = "no-conditional")]
+    no_conditional: bool,
 }
 
 #[derive(Args)]
@@ -524,6 +532,11 @@ fn serve_idp(args: &ServeArgs) -> Result<()> {
     let refs: Vec<&SigningKey> = keys.iter().collect();
     let stub = StubIdp::spawn(&args.listen).context("--listen")?;
     stub.set_jwks(keys::jwks(&refs));
+    let max_age = args
+        .jwks_max_age
+        .map(|seconds| format!("max-age={seconds}"));
+    stub.set_cache_control(idp::Endpoint::Jwks, max_age.as_deref());
+    stub.set_conditional(!args.no_conditional);
 
     let base = stub.base_url();
     let kids: Vec<&str> = keys.iter().map(SigningKey::kid).collect();
@@ -540,6 +553,13 @@ fn serve_idp(args: &ServeArgs) -> Result<()> {
         idp::ADMIN_REVOKE_PATH
     );
     eprintln!("  hit counts   GET  {base}{}", idp::ADMIN_HITS_PATH);
+    if args.no_conditional {
+        eprintln!("  (no ETag / Last-Modified: every fetch gets the whole document)");
+    } else {
+        eprintln!(
+            "  (ETag / Last-Modified on every document: a matching If-None-Match gets a 304)"
+        );
+    }
     // The server runs on its own threads until the process is stopped.
     loop {
         std::thread::park();

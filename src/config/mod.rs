@@ -21,6 +21,9 @@ pub const DEFAULT_FORWARD_HEADER: &str = "authorization";
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 pub const DEFAULT_JWKS_REFRESH_SECONDS: u64 = 300;
+/// The shortest JWKS refresh a `Cache-Control` can ask for unless configured (or
+/// `refresh_seconds`, if that is shorter).
+pub const DEFAULT_JWKS_MIN_REFRESH_SECONDS: u64 = 60;
 pub const DEFAULT_REVOCATION_REFRESH_SECONDS: u64 = 10;
 pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 2000;
 pub const DEFAULT_KID_MISS_COOLDOWN_SECONDS: u64 = 30;
@@ -185,6 +188,10 @@ struct RawRemoteJwks {
     kid_miss_cooldown_seconds: Option<u64>,
     #[serde(default)]
     max_bytes: Option<usize>,
+    #[serde(default)]
+    min_refresh_seconds: Option<u64>,
+    #[serde(default)]
+    max_refresh_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -257,9 +264,21 @@ pub struct FeedSource {
     pub cluster: String,
     pub path: String,
     pub authority: String,
+    /// The refresh period, when the answer's `Cache-Control` says nothing usable (or is not
+    /// honoured: `cache_control` is `None`).
     pub refresh_seconds: u64,
     pub timeout_ms: u64,
     pub max_bytes: usize,
+    /// Whether a `Cache-Control: max-age` (or `no-cache`, `no-store`) on the answer sets the next
+    /// refresh, and within which bounds (a JWKS: yes; the revocation feed: no, `None`).
+    pub cache_control: Option<RefreshBounds>,
+}
+
+/// The bounds a `Cache-Control` is held to (`min_refresh_seconds`, `max_refresh_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshBounds {
+    pub min_seconds: u64,
+    pub max_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -705,20 +724,31 @@ fn compile_provider(
                     "must be between 1 and 3600",
                 ));
             }
+            let bounds_set = RefreshFields {
+                refresh_seconds: remote.refresh_seconds.is_some(),
+                min_refresh_seconds: remote.min_refresh_seconds,
+                max_refresh_seconds: remote.max_refresh_seconds,
+            };
+            let mut source = compile_source(
+                &remote_field,
+                SourceFields {
+                    cluster: remote.cluster,
+                    path: remote.path,
+                    authority: remote.authority,
+                    refresh_seconds: remote.refresh_seconds,
+                    timeout_ms: remote.timeout_ms,
+                    max_bytes: remote.max_bytes,
+                },
+                DEFAULT_JWKS_REFRESH_SECONDS,
+                DEFAULT_JWKS_MAX_BYTES,
+            )?;
+            source.cache_control = Some(compile_refresh_bounds(
+                &remote_field,
+                source.refresh_seconds,
+                bounds_set,
+            )?);
             Some(RemoteJwks {
-                source: compile_source(
-                    &remote_field,
-                    SourceFields {
-                        cluster: remote.cluster,
-                        path: remote.path,
-                        authority: remote.authority,
-                        refresh_seconds: remote.refresh_seconds,
-                        timeout_ms: remote.timeout_ms,
-                        max_bytes: remote.max_bytes,
-                    },
-                    DEFAULT_JWKS_REFRESH_SECONDS,
-                    DEFAULT_JWKS_MAX_BYTES,
-                )?,
+                source,
                 kid_miss_cooldown_seconds: cooldown,
             })
         }
@@ -945,6 +975,73 @@ fn compile_source(
         refresh_seconds,
         timeout_ms,
         max_bytes,
+        cache_control: None,
+    })
+}
+
+/// What a `remote_jwks` says about its refresh bounds.
+struct RefreshFields {
+    /// Whether `refresh_seconds` was set (it is compiled already).
+    refresh_seconds: bool,
+    min_refresh_seconds: Option<u64>,
+    max_refresh_seconds: Option<u64>,
+}
+
+/// The bounds a JWKS's `Cache-Control` is held to. By default a `max-age` may bring the next
+/// refresh forward to [`DEFAULT_JWKS_MIN_REFRESH_SECONDS`] (or `refresh_seconds`, if shorter),
+/// never put it off past `refresh_seconds`: unconfigured, keys are never older than today.
+/// An inconsistent set is refused naming a field the config sets.
+fn compile_refresh_bounds(
+    field: &str,
+    refresh_seconds: u64,
+    raw: RefreshFields,
+) -> Result<RefreshBounds, ConfigError> {
+    for (name, value) in [
+        ("min_refresh_seconds", raw.min_refresh_seconds),
+        ("max_refresh_seconds", raw.max_refresh_seconds),
+    ] {
+        if value.is_some_and(|value| !(1..=86_400).contains(&value)) {
+            return Err(error(
+                format!("{field}.{name}"),
+                "must be between 1 and 86400",
+            ));
+        }
+    }
+    let min_seconds = raw
+        .min_refresh_seconds
+        .unwrap_or(DEFAULT_JWKS_MIN_REFRESH_SECONDS.min(refresh_seconds));
+    let max_seconds = raw.max_refresh_seconds.unwrap_or(refresh_seconds);
+    if min_seconds > max_seconds {
+        let name = if raw.min_refresh_seconds.is_none() {
+            "max_refresh_seconds"
+        } else {
+            "min_refresh_seconds"
+        };
+        return Err(error(
+            format!("{field}.{name}"),
+            format!(
+                "min_refresh_seconds ({min_seconds}) must not be more than max_refresh_seconds ({max_seconds})"
+            ),
+        ));
+    }
+    if !(min_seconds..=max_seconds).contains(&refresh_seconds) {
+        let name = if raw.refresh_seconds {
+            "refresh_seconds"
+        } else if refresh_seconds < min_seconds {
+            "min_refresh_seconds"
+        } else {
+            "max_refresh_seconds"
+        };
+        return Err(error(
+            format!("{field}.{name}"),
+            format!(
+                "refresh_seconds ({refresh_seconds}) must be within min_refresh_seconds ({min_seconds}) and max_refresh_seconds ({max_seconds})"
+            ),
+        ));
+    }
+    Ok(RefreshBounds {
+        min_seconds,
+        max_seconds,
     })
 }
 
@@ -1344,6 +1441,48 @@ mod tests {
                 "providers[0].remote_jwks.refresh_seconds",
             ),
             (
+                "JWKS min refresh of zero",
+                json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "min_refresh_seconds": 0}}),
+                "providers[0].remote_jwks.min_refresh_seconds",
+            ),
+            (
+                "JWKS max refresh over a day",
+                json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "max_refresh_seconds": 86401}}),
+                "providers[0].remote_jwks.max_refresh_seconds",
+            ),
+            (
+                "JWKS min refresh above max",
+                json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "refresh_seconds": 300,
+                    "min_refresh_seconds": 600, "max_refresh_seconds": 120}}),
+                "providers[0].remote_jwks.min_refresh_seconds",
+            ),
+            (
+                "JWKS min refresh above the default max (refresh_seconds)",
+                json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "min_refresh_seconds": 600}}),
+                "providers[0].remote_jwks.min_refresh_seconds",
+            ),
+            (
+                "JWKS max refresh below the default min",
+                json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "max_refresh_seconds": 30}}),
+                "providers[0].remote_jwks.max_refresh_seconds",
+            ),
+            (
+                "JWKS refresh outside its bounds",
+                json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "refresh_seconds": 900,
+                    "min_refresh_seconds": 60, "max_refresh_seconds": 600}}),
+                "providers[0].remote_jwks.refresh_seconds",
+            ),
+            (
+                "JWKS default refresh above a configured max",
+                json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "max_refresh_seconds": 120}}),
+                "providers[0].remote_jwks.max_refresh_seconds",
+            ),
+            (
+                "JWKS refresh bound of the wrong type",
+                json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "min_refresh_seconds": "60"}}),
+                "providers[0].remote_jwks.min_refresh_seconds",
+            ),
+            (
                 "remote JWKS unknown field",
                 json!({"remote_jwks": {"cluster": "idp", "path": "/jwks", "url": "https://x"}}),
                 "providers[0].remote_jwks.url",
@@ -1424,6 +1563,11 @@ mod tests {
                 "revocation.claim",
             ),
             (
+                "revocation feed with refresh bounds (it ignores Cache-Control)",
+                json!({"revocation": {"cluster": "idp", "path": "/r", "max_refresh_seconds": 60}}),
+                "revocation.max_refresh_seconds",
+            ),
+            (
                 "revocation timeout of zero",
                 json!({"revocation": {"cluster": "idp", "path": "/r", "timeout_ms": 0}}),
                 "revocation.timeout_ms",
@@ -1449,8 +1593,17 @@ mod tests {
         assert_eq!(remote.source.timeout_ms, 2000);
         assert_eq!(remote.source.max_bytes, 256 * 1024);
         assert_eq!(remote.kid_miss_cooldown_seconds, 30);
+        // A Cache-Control may bring the refresh forward to 60 s, never put it off.
+        assert_eq!(
+            remote.source.cache_control,
+            Some(RefreshBounds {
+                min_seconds: 60,
+                max_seconds: 300
+            })
+        );
         let revocation = config.revocation.as_ref().unwrap();
         assert_eq!(revocation.source.refresh_seconds, 10);
+        assert_eq!(revocation.source.cache_control, None, "not honoured");
         assert_eq!(revocation.source.max_bytes, 1024 * 1024);
         assert_eq!(revocation.claim, "sid");
         assert_eq!(revocation.on_unavailable, OnUnavailable::Deny);
@@ -1460,6 +1613,54 @@ mod tests {
                 max_entries: 1024,
                 max_bytes: 4 * 1024 * 1024
             }
+        );
+    }
+
+    #[test]
+    fn jwks_refresh_bounds_default_around_refresh_seconds() {
+        let bounds = |remote: Value| {
+            let mut config = minimal();
+            config["providers"][0]["remote_jwks"] = remote;
+            let config = parse(&config).unwrap();
+            let source = &config.providers[0].remote_jwks.as_ref().unwrap().source;
+            let bounds = source.cache_control.unwrap();
+            (
+                source.refresh_seconds,
+                bounds.min_seconds,
+                bounds.max_seconds,
+            )
+        };
+        // A short refresh is its own minimum: the defaults never refuse a config.
+        assert_eq!(
+            bounds(json!({"cluster": "idp", "path": "/j", "refresh_seconds": 2})),
+            (2, 2, 2)
+        );
+        assert_eq!(
+            bounds(json!({"cluster": "idp", "path": "/j", "refresh_seconds": 3600})),
+            (3600, 60, 3600)
+        );
+        assert_eq!(
+            bounds(
+                json!({"cluster": "idp", "path": "/j", "min_refresh_seconds": 5,
+                "max_refresh_seconds": 86400})
+            ),
+            (300, 5, 86400)
+        );
+        assert_eq!(
+            bounds(
+                json!({"cluster": "idp", "path": "/j", "refresh_seconds": 30,
+                "min_refresh_seconds": 30, "max_refresh_seconds": 30})
+            ),
+            (30, 30, 30)
+        );
+        // The messages say which values clash.
+        let mut config = minimal();
+        config["providers"][0]["remote_jwks"] =
+            json!({"cluster": "idp", "path": "/j", "min_refresh_seconds": 600});
+        let error = refused(config);
+        assert!(
+            error.reason.contains("(600)") && error.reason.contains("(300)"),
+            "{error}"
         );
     }
 

@@ -57,16 +57,31 @@ impl Fetched {
     }
 }
 
-/// Whether a finished fetch is worth reading: a 200 whose body fits `max_bytes`. Checked before
-/// the body is copied out of the host, so an oversized answer costs no allocation. `status` is
-/// `None` when there was no response (connection failure or timeout).
+/// What to read of a finished fetch that [`check_response`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// A 200: the body.
+    Body,
+    /// A 304 to a conditional request: nothing, the stored document is still current.
+    NotModified,
+}
+
+/// Whether a finished fetch is worth reading: a 200 whose body fits `max_bytes`, or a 304 Not
+/// Modified when the request was conditional (`conditional`: it sent a validator; a 304 to a
+/// request without one answers a question that was not asked, and is a failure). Checked before
+/// the body is copied out of the host, so an oversized answer costs no allocation and a 304's
+/// body, if any, is never read. `status` is `None` when there was no response (connection
+/// failure or timeout).
 pub fn check_response(
     status: Option<&[u8]>,
     body_size: usize,
     max_bytes: usize,
-) -> Result<(), String> {
+    conditional: bool,
+) -> Result<Read, String> {
     match status {
         Some(b"200") => {}
+        Some(b"304") if conditional => return Ok(Read::NotModified),
+        Some(b"304") => return Err("status 304 to a request that sent no validator".into()),
         Some(other) => return Err(format!("status {}", String::from_utf8_lossy(other))),
         None => return Err("no response (connection failure or timeout)".into()),
     }
@@ -75,7 +90,7 @@ pub fn check_response(
             "body of {body_size} bytes is over max_bytes {max_bytes}"
         ));
     }
-    Ok(())
+    Ok(Read::Body)
 }
 
 /// Checks and parses a fetched JWKS. Symmetric (`oct`) keys are secrets and are never taken
@@ -122,17 +137,38 @@ mod tests {
 
     #[test]
     fn only_a_200_that_fits_is_read() {
-        assert_eq!(check_response(Some(b"200"), 1024, 1024), Ok(()));
-        let over = check_response(Some(b"200"), 1025, 1024).unwrap_err();
+        assert_eq!(
+            check_response(Some(b"200"), 1024, 1024, false),
+            Ok(Read::Body)
+        );
+        assert_eq!(
+            check_response(Some(b"200"), 1024, 1024, true),
+            Ok(Read::Body)
+        );
+        let over = check_response(Some(b"200"), 1025, 1024, false).unwrap_err();
         assert!(over.contains("max_bytes"), "{over}");
         assert_eq!(
-            check_response(Some(b"503"), 10, 1024),
+            check_response(Some(b"503"), 10, 1024, true),
             Err("status 503".to_owned())
         );
-        let absent = check_response(None, 0, 1024).unwrap_err();
+        let absent = check_response(None, 0, 1024, true).unwrap_err();
         assert!(absent.contains("no response"), "{absent}");
         // A status the host garbled is reported, not trusted.
-        assert!(check_response(Some(b"\xff200"), 10, 1024).is_err());
+        assert!(check_response(Some(b"\xff200"), 10, 1024, false).is_err());
+    }
+
+    #[test]
+    fn a_304_is_read_only_as_the_answer_to_a_conditional_request() {
+        // Its body (a 304 has none; a broken server may send one anyway) is never read.
+        assert_eq!(
+            check_response(Some(b"304"), 1 << 30, 1024, true),
+            Ok(Read::NotModified)
+        );
+        let unasked = check_response(Some(b"304"), 0, 1024, false).unwrap_err();
+        assert!(unasked.contains("no validator"), "{unasked}");
+        for other in [&b"204"[..], b"206", b"301", b"412", b"3040", b" 304"] {
+            assert!(check_response(Some(other), 0, 1024, true).is_err());
+        }
     }
 
     #[test]

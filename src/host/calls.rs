@@ -8,8 +8,9 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, BufferType, MapType, Status};
 
 use crate::config::{FilterConfig, HeaderReads};
-use crate::documents::fetched;
-use crate::documents::sync::{SharedStore, StoreError};
+use crate::documents::conditional::Described;
+use crate::documents::fetched::{self, Read};
+use crate::documents::sync::{Response, SharedStore, StoreError};
 use crate::request::decision::{self, Decision};
 use crate::request::flow::{self, Answer, Callout, HostError, RequestHost, Step};
 use crate::request::reply::Denial;
@@ -158,16 +159,28 @@ pub(super) fn export_filter_state(config: &FilterConfig, decision: &Decision<'_>
     }
 }
 
-/// A finished document fetch: its body, if `fetched::check_response` accepts the answer.
-pub(super) fn read_fetch(max_bytes: usize, body_size: usize) -> Result<Vec<u8>, String> {
-    let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
-        .flatten();
-    fetched::check_response(status.as_deref(), body_size, max_bytes)?;
-    match hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size) {
-        Ok(Some(body)) => Ok(body),
-        Ok(None) => Err("empty body".into()),
-        Err(status) => Err(format!("body unavailable: {status:?}")),
+/// A finished document fetch, as far as `fetched::check_response` accepts it: a 200's body, or a
+/// 304 to a conditional request (`conditional`), each with what its headers said.
+pub(super) fn read_fetch(
+    max_bytes: usize,
+    body_size: usize,
+    conditional: bool,
+) -> Result<Response, String> {
+    // All headers in one copy: the status, the validators and Cache-Control (repeatable).
+    let headers = hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders).unwrap_or_default();
+    let status = headers
+        .iter()
+        .find(|(name, _)| name == ":status")
+        .map(|(_, value)| value.as_slice());
+    let read = fetched::check_response(status, body_size, max_bytes, conditional)?;
+    let described = Described::from_headers(&headers);
+    match read {
+        Read::NotModified => Ok(Response::NotModified { described }),
+        Read::Body => match hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size) {
+            Ok(Some(body)) => Ok(Response::Full { body, described }),
+            Ok(None) => Err("empty body".into()),
+            Err(status) => Err(format!("body unavailable: {status:?}")),
+        },
     }
 }
 

@@ -13,7 +13,7 @@ use crate::request::stats::{Counter, Tally, FETCH_COUNTERS, STANDING_COUNTERS};
 
 pub(super) struct Metrics {
     /// By [`FETCH_COUNTERS`] index.
-    fetches: [Option<u32>; 5],
+    fetches: [Option<u32>; FETCH_COUNTERS.len()],
     /// Request outcomes since the last flush.
     pub(super) tally: RefCell<Tally>,
     /// Counter ids by counter, defined on first use.
@@ -25,6 +25,8 @@ const JWKS_FAILED: usize = 1;
 const REVOCATION_OK: usize = 2;
 const REVOCATION_FAILED: usize = 3;
 const KID_MISS_REFETCH: usize = 4;
+const JWKS_NOT_MODIFIED: usize = 5;
+const REVOCATION_NOT_MODIFIED: usize = 6;
 
 fn define(name: &str) -> Option<u32> {
     hostcalls::define_metric(MetricType::Counter, name).ok()
@@ -73,6 +75,14 @@ impl Metrics {
             (FeedKind::Jwks { .. }, false) => JWKS_FAILED,
             (FeedKind::Revocations, true) => REVOCATION_OK,
             (FeedKind::Revocations, false) => REVOCATION_FAILED,
+        });
+    }
+
+    /// A 304: counted on top of the fetch's `_ok`.
+    pub(super) fn not_modified(&self, kind: FeedKind) {
+        self.bump(match kind {
+            FeedKind::Jwks { .. } => JWKS_NOT_MODIFIED,
+            FeedKind::Revocations => REVOCATION_NOT_MODIFIED,
         });
     }
 

@@ -23,7 +23,8 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
 
 use crate::config::{FilterConfig, ProviderId};
-use crate::documents::sync::FeedSync;
+use crate::documents::conditional::Validators;
+use crate::documents::sync::{FeedSync, Response};
 use crate::documents::Fetched;
 use crate::request::cache::TokenCache;
 use crate::request::decision::{self, Decision, Request, Resume, Verdict};
@@ -88,8 +89,14 @@ impl Shared {
         }
     }
 
-    /// Hands a fetch's outcome to the feed logic; logs and counts what happened.
-    fn fetch_ended(&self, index: usize, outcome: Result<Vec<u8>, String>) {
+    /// Hands a fetch's outcome to the feed logic (`sent`: the validators its request carried);
+    /// logs and counts what happened.
+    fn fetch_ended(
+        &self,
+        index: usize,
+        outcome: Result<Response, String>,
+        sent: Option<&Validators>,
+    ) {
         let mut feeds = self.feeds.borrow_mut();
         let Some(feed) = feeds.feeds().get(index).cloned() else {
             return;
@@ -99,9 +106,19 @@ impl Shared {
             &mut self.fetched.borrow_mut(),
             index,
             outcome,
+            sent,
             now_ms(),
         );
         match result {
+            Ok(taken) if taken.not_modified => {
+                debug!(
+                    "jwt-relay: {} not modified ({} bytes kept)",
+                    feed.name(),
+                    taken.bytes
+                );
+                self.metrics.fetched(feed.kind, true);
+                self.metrics.not_modified(feed.kind);
+            }
             Ok(taken) => {
                 if !taken.published {
                     warn!("jwt-relay: could not publish {}", feed.name());
@@ -122,8 +139,8 @@ impl Shared {
 
 struct Root {
     shared: Option<Rc<Shared>>,
-    /// Fetches this VM started: call token → feed index.
-    in_flight: HashMap<u32, usize>,
+    /// Fetches this VM started: call token → feed index and the validators the request sent.
+    in_flight: HashMap<u32, (usize, Option<Validators>)>,
 }
 
 impl Context for Root {
@@ -134,7 +151,8 @@ impl Context for Root {
         body_size: usize,
         _trailers: usize,
     ) {
-        let (Some(shared), Some(index)) = (self.shared.clone(), self.in_flight.remove(&token))
+        let (Some(shared), Some((index, sent))) =
+            (self.shared.clone(), self.in_flight.remove(&token))
         else {
             return;
         };
@@ -147,7 +165,8 @@ impl Context for Root {
         let Some(max_bytes) = max_bytes else {
             return;
         };
-        shared.fetch_ended(index, read_fetch(max_bytes, body_size));
+        let outcome = read_fetch(max_bytes, body_size, sent.is_some());
+        shared.fetch_ended(index, outcome, sent.as_ref());
     }
 }
 
@@ -215,7 +234,9 @@ impl RootContext for Root {
                 continue;
             };
             let timeout = Duration::from_millis(feed.source.timeout_ms);
-            let headers = feed.request_headers().to_vec();
+            // Conditional when a document is stored: only what changed comes back.
+            let sent = shared.feeds.borrow().validators(&HostStore, index);
+            let headers = feed.request_headers(sent.as_ref());
             match hostcalls::dispatch_http_call(
                 &feed.source.cluster,
                 headers,
@@ -224,10 +245,11 @@ impl RootContext for Root {
                 timeout,
             ) {
                 Ok(token) => {
-                    self.in_flight.insert(token, index);
+                    self.in_flight.insert(token, (index, sent));
                 }
                 Err(status) => {
-                    shared.fetch_ended(index, Err(format!("could not start: {status:?}")));
+                    let why = format!("could not start: {status:?}");
+                    shared.fetch_ended(index, Err(why), sent.as_ref());
                 }
             }
         }

@@ -43,13 +43,16 @@ pub const STANDING_COUNTERS: [Counter; 6] = [
     Counter::DeniedAs(Outcome::EmbeddedMissing),
 ];
 
-/// Document fetches, counted by the host as they end (they are rare).
-pub const FETCH_COUNTERS: [&str; 5] = [
+/// Document fetches, counted by the host as they end (they are rare). A 304 Not Modified is a
+/// successful fetch (`_ok`) and is also counted as `_not_modified`.
+pub const FETCH_COUNTERS: [&str; 7] = [
     "jwt_relay.jwks_fetch_ok",
     "jwt_relay.jwks_fetch_failed",
     "jwt_relay.revocation_fetch_ok",
     "jwt_relay.revocation_fetch_failed",
     "jwt_relay.jwks_kid_miss_refetch",
+    "jwt_relay.jwks_fetch_not_modified",
+    "jwt_relay.revocation_fetch_not_modified",
 ];
 
 /// Request outcomes since the host last took them.
@@ -129,6 +132,20 @@ mod tests {
             },
             outcome,
         )
+    }
+
+    #[test]
+    fn fetch_counters_are_distinct_and_each_document_has_ok_failed_and_not_modified() {
+        let mut names = FETCH_COUNTERS.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), FETCH_COUNTERS.len());
+        for document in ["jwks", "revocation"] {
+            for outcome in ["ok", "failed", "not_modified"] {
+                let name = format!("jwt_relay.{document}_fetch_{outcome}");
+                assert!(FETCH_COUNTERS.contains(&name.as_str()), "{name}");
+            }
+        }
     }
 
     #[test]
