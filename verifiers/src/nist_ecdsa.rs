@@ -157,12 +157,9 @@ macro_rules! nist_ecdsa_verifier {
             }
         }
 
-        #[doc = concat!(
-                    $alg,
-                    ", verification only. Use with jwt-compact's validator: `",
-                    stringify!($Verifier),
-                    ".validator::<T>(&key).validate(&token)`."
-                )]
+        #[doc = concat!($alg, ", verification only.")]
+        ///
+        /// Use with jwt-compact's validator: `Verifier.validator::<T>(&key).validate(&token)`.
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         pub struct $Verifier;
 
