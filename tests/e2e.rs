@@ -602,6 +602,130 @@ fn edge_listener() {
     run(&Envoy::start_demo("edge"), &cases);
 }
 
+/// ES384 (P-384) and ES512 (P-521) at the edge: the demo config's edge provider with the two
+/// algorithms allowed and a fresh key of each curve in its local JWKS. Valid tokens pass as they
+/// came; a changed signature, a stranger's key of the right curve, and every curve/alg mix-up
+/// (an ES384 header on the P-521 kid, ES256 on the P-384 kid, an ES512 signature naming the P-384
+/// kid) are a 401 — counted as bad_signature or no_key_for_algorithm, as each should be.
+#[test]
+fn es384_and_es512_at_the_edge() {
+    let p384 = stranger_key(KeyKind::P384, "e2e-p384");
+    let p521 = stranger_key(KeyKind::P521, "e2e-p521");
+    let ed25519_jwk = r#"{"alg": "EdDSA", "crv": "Ed25519", "kid": "demo-ed25519", "kty": "OKP", "use": "sig", "x": "f3B0GygV-Zxr5RtW2y5pTi2CfVykbgRjV6suzsQxd0o"}"#;
+    let with_keys = format!(
+        "{ed25519_jwk}, {}, {}",
+        p384.public_jwk(),
+        p521.public_jwk()
+    );
+    let envoy = Envoy::start_demo_with("es384", &support::wasm_path(), |yaml| {
+        let yaml = support::replace_all(
+            &yaml,
+            r#""algorithms": ["RS256", "ES256", "EdDSA"],"#,
+            r#""algorithms": ["RS256", "ES256", "ES384", "ES512", "EdDSA"],"#,
+        );
+        support::replace_all(&yaml, ed25519_jwk, &with_keys)
+    });
+    let edge = Listener::Edge;
+    let es384 = sign(&p384, &claims(json!({})));
+    let es512 = sign(&p521, &claims(json!({})));
+    assert!(es384.starts_with("eyJhbGciOiJFUzM4NCI"), "{es384}");
+    assert!(es512.starts_with("eyJhbGciOiJFUzUxMiI"), "{es512}");
+    let bad_signature = [
+        ("ES384 with a changed signature", tamper_signature(&es384)),
+        ("ES512 with a changed signature", tamper_signature(&es512)),
+        (
+            "ES384 by a stranger's P-384 key under the P-384 kid",
+            sign(&stranger_key(KeyKind::P384, "e2e-p384"), &claims(json!({}))),
+        ),
+        (
+            "ES512 by a stranger's P-521 key under the P-521 kid",
+            sign(&stranger_key(KeyKind::P521, "e2e-p521"), &claims(json!({}))),
+        ),
+    ];
+    let no_key_for_algorithm = [
+        (
+            "wrong curve: an ES384 header on the P-521 kid",
+            sign_with(&p521, "ES512", json!({"alg": "ES384"}), &claims(json!({}))),
+        ),
+        (
+            "wrong curve: an ES512 signature naming the P-384 kid",
+            sign_with(
+                &p521,
+                "ES512",
+                json!({"kid": "e2e-p384"}),
+                &claims(json!({})),
+            ),
+        ),
+        (
+            "wrong curve: an ES256 header on the P-384 kid",
+            sign_with(&p384, "ES384", json!({"alg": "ES256"}), &claims(json!({}))),
+        ),
+        (
+            "wrong curve: an ES384 header on the P-256 demo kid",
+            sign_with(
+                &p384,
+                "ES384",
+                json!({"kid": "demo-ec"}),
+                &claims(json!({})),
+            ),
+        ),
+    ];
+    let mut cases = vec![
+        case(
+            "valid ES384 token passes unchanged",
+            edge,
+            "/",
+            bearer(&es384),
+            forwarded(passed_as_is(&es384)),
+        ),
+        case(
+            "valid ES512 token passes unchanged",
+            edge,
+            "/",
+            bearer(&es512),
+            forwarded(passed_as_is(&es512)),
+        ),
+    ];
+    for (name, token) in bad_signature.iter().chain(&no_key_for_algorithm) {
+        cases.push(case(name, edge, "/", bearer(token), invalid_token()));
+    }
+    run(&envoy, &cases);
+
+    // Each refusal for its own reason, on both transports.
+    let count = |name: &str, stats: &[(String, u64)]| {
+        let full = format!("wasmcustom.jwt_relay.denied.{name}");
+        stats
+            .iter()
+            .find(|(n, _)| *n == full)
+            .map_or(0, |(_, v)| *v)
+    };
+    let transports = support::Transport::ALL.len() as u64;
+    let expected = [
+        ("bad_signature", transports * bad_signature.len() as u64),
+        (
+            "no_key_for_algorithm",
+            transports * no_key_for_algorithm.len() as u64,
+        ),
+    ];
+    support::poll(Duration::from_secs(5), || {
+        let stats = envoy.stats("wasmcustom.jwt_relay.")?;
+        let got: Vec<(&str, u64)> = expected
+            .iter()
+            .map(|(name, _)| (*name, count(name, &stats)))
+            .collect();
+        if got
+            .iter()
+            .zip(&expected)
+            .all(|((_, got), (_, want))| got == want)
+        {
+            Ok(())
+        } else {
+            Err(format!("denials {got:?}, expected {expected:?}"))
+        }
+    })
+    .unwrap();
+}
+
 #[test]
 fn internal_listener() {
     let keys = DemoKeys::load();

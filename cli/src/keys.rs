@@ -24,8 +24,12 @@ const HMAC_BYTES: usize = 32;
 pub enum KeyKind {
     /// RSA (JWK `kty` "RSA"); generated with a 2048-bit modulus.
     Rsa,
-    /// ECDSA on P-256 (JWK `kty` "EC").
+    /// ECDSA on P-256 (JWK `kty` "EC", `crv` "P-256"), for ES256.
     P256,
+    /// ECDSA on P-384 (JWK `kty` "EC", `crv` "P-384"), for ES384.
+    P384,
+    /// ECDSA on P-521 (JWK `kty` "EC", `crv` "P-521"), for ES512.
+    P521,
     /// Ed25519 (JWK `kty` "OKP").
     Ed25519,
     /// A shared HMAC secret (JWK `kty` "oct"); generated as 32 random bytes.
@@ -34,7 +38,14 @@ pub enum KeyKind {
 
 impl KeyKind {
     /// Every kind, for callers that iterate (tests, help texts).
-    pub const ALL: [KeyKind; 4] = [KeyKind::Rsa, KeyKind::P256, KeyKind::Ed25519, KeyKind::Hmac];
+    pub const ALL: [KeyKind; 6] = [
+        KeyKind::Rsa,
+        KeyKind::P256,
+        KeyKind::P384,
+        KeyKind::P521,
+        KeyKind::Ed25519,
+        KeyKind::Hmac,
+    ];
 
     /// The JWS `alg` a freshly generated key of this kind signs with.
     pub fn default_alg(self) -> &'static str {
@@ -46,6 +57,8 @@ impl KeyKind {
         match self {
             KeyKind::Rsa => &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
             KeyKind::P256 => &["ES256"],
+            KeyKind::P384 => &["ES384"],
+            KeyKind::P521 => &["ES512"],
             KeyKind::Ed25519 => &["EdDSA"],
             KeyKind::Hmac => &["HS256", "HS384", "HS512"],
         }
@@ -64,6 +77,8 @@ impl fmt::Display for KeyKind {
         f.write_str(match self {
             KeyKind::Rsa => "RSA",
             KeyKind::P256 => "P-256",
+            KeyKind::P384 => "P-384",
+            KeyKind::P521 => "P-521",
             KeyKind::Ed25519 => "Ed25519",
             KeyKind::Hmac => "HMAC",
         })
@@ -79,6 +94,9 @@ pub(crate) enum Material {
     // Boxed: an RSA key is several times the size of the others.
     Rsa(Box<RsaPrivateKey>),
     P256(P256Key),
+    // ES384 / ES512: jwt-compact has neither; token.rs signs with the p384 / p521 crates.
+    P384(p384::SecretKey),
+    P521(p521::SecretKey),
     Ed25519(Ed25519Key),
     Hmac(Vec<u8>),
 }
@@ -88,6 +106,8 @@ impl Material {
         match self {
             Material::Rsa(_) => KeyKind::Rsa,
             Material::P256(_) => KeyKind::P256,
+            Material::P384(_) => KeyKind::P384,
+            Material::P521(_) => KeyKind::P521,
             Material::Ed25519(_) => KeyKind::Ed25519,
             Material::Hmac(_) => KeyKind::Hmac,
         }
@@ -111,6 +131,8 @@ impl SigningKey {
                     .map_err(|err| anyhow!("cannot generate an RSA key: {err}"))?,
             )),
             KeyKind::P256 => Material::P256(P256Key::random(&mut OsRng)),
+            KeyKind::P384 => Material::P384(p384::SecretKey::random(&mut OsRng)),
+            KeyKind::P521 => Material::P521(p521::SecretKey::random(&mut OsRng)),
             KeyKind::Ed25519 => Material::Ed25519(Ed25519::generate(&mut OsRng).0),
             KeyKind::Hmac => {
                 let mut secret = vec![0; HMAC_BYTES];
@@ -121,7 +143,7 @@ impl SigningKey {
         SigningKey::new(kid, kind.default_alg(), material)
     }
 
-    /// Parses a private JWK (RSA, EC P-256, OKP Ed25519 or oct) that carries a `kid`.
+    /// Parses a private JWK (RSA, EC P-256/P-384/P-521, OKP Ed25519 or oct) that carries a `kid`.
     /// An `alg` member, if present, must suit the key and becomes [`Self::default_alg`].
     pub fn from_jwk(json: &str) -> Result<SigningKey> {
         jwk::parse_private(json)
@@ -154,7 +176,8 @@ impl SigningKey {
         self.material.kind()
     }
 
-    /// "RS256", "ES256", "EdDSA" or "HS256" for generated keys; a loaded JWK's own `alg` if it had one.
+    /// "RS256", "ES256", "ES384", "ES512", "EdDSA" or "HS256" for generated keys; a loaded JWK's
+    /// own `alg` if it had one.
     pub fn default_alg(&self) -> &'static str {
         self.alg
     }
@@ -204,6 +227,7 @@ pub fn jwks(keys: &[&SigningKey]) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
     use serde_json::json;
 
     use super::*;
@@ -241,6 +265,14 @@ mod tests {
             (KeyKind::Rsa, vec!["alg", "e", "kid", "kty", "n", "use"]),
             (
                 KeyKind::P256,
+                vec!["alg", "crv", "kid", "kty", "use", "x", "y"],
+            ),
+            (
+                KeyKind::P384,
+                vec!["alg", "crv", "kid", "kty", "use", "x", "y"],
+            ),
+            (
+                KeyKind::P521,
                 vec!["alg", "crv", "kid", "kty", "use", "x", "y"],
             ),
             (
@@ -282,7 +314,13 @@ mod tests {
             ),
             ("wrong alg", with("alg", json!("RS256")), "RS256"),
             ("encryption key", with("use", json!("enc")), "\"enc\""),
-            ("other curve", with("crv", json!("P-384")), "P-384"),
+            ("other curve", with("crv", json!("secp256k1")), "secp256k1"),
+            // A P-256 key's coordinates are not P-384's.
+            (
+                "curve of another size",
+                with("crv", json!("P-384")),
+                "48 bytes",
+            ),
             (
                 "unknown kty",
                 with("kty", json!("XYZ")),
@@ -293,6 +331,38 @@ mod tests {
             let err = SigningKey::from_jwk(&jwk).unwrap_err();
             let message = format!("{err:#}");
             assert!(message.contains(expected), "{case}: {message}");
+        }
+    }
+
+    #[test]
+    fn p384_and_p521_private_jwks_must_be_consistent() {
+        for (kind, len) in [(KeyKind::P384, 48), (KeyKind::P521, 66)] {
+            let jwk = key(kind).to_private_jwk();
+            assert_eq!(jwk["crv"], kind.to_string());
+            for member in ["x", "y", "d"] {
+                let bytes = URL_SAFE_NO_PAD
+                    .decode(jwk[member].as_str().unwrap())
+                    .unwrap();
+                assert_eq!(bytes.len(), len, "{kind} {member}");
+            }
+            // Another key's d, a short d, and the other curve's alg are all refused.
+            let mut other_d = jwk.clone();
+            other_d["d"] = key(kind).to_private_jwk()["d"].clone();
+            let err = format!(
+                "{:#}",
+                SigningKey::from_jwk(&other_d.to_string()).unwrap_err()
+            );
+            assert!(err.contains("not the public key"), "{err}");
+            let mut short = jwk.clone();
+            short["d"] = json!(URL_SAFE_NO_PAD.encode(vec![1; len - 1]));
+            let err = format!(
+                "{:#}",
+                SigningKey::from_jwk(&short.to_string()).unwrap_err()
+            );
+            assert!(err.contains(&format!("exactly {len} bytes")), "{err}");
+            let mut wrong_alg = jwk.clone();
+            wrong_alg["alg"] = json!("ES256");
+            assert!(SigningKey::from_jwk(&wrong_alg.to_string()).is_err());
         }
     }
 

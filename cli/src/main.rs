@@ -138,6 +138,10 @@ enum Kind {
     Rsa,
     /// ECDSA P-256, signs ES256
     Ec,
+    /// ECDSA P-384, signs ES384
+    EcP384,
+    /// ECDSA P-521, signs ES512
+    EcP521,
     /// Ed25519, signs EdDSA
     Ed25519,
     /// 32-byte shared secret, signs HS256 (HS384/HS512 need a 48/64-byte key)
@@ -149,6 +153,8 @@ impl From<Kind> for KeyKind {
         match kind {
             Kind::Rsa => KeyKind::Rsa,
             Kind::Ec => KeyKind::P256,
+            Kind::EcP384 => KeyKind::P384,
+            Kind::EcP521 => KeyKind::P521,
             Kind::Ed25519 => KeyKind::Ed25519,
             Kind::Hmac => KeyKind::Hmac,
         }

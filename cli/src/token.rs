@@ -9,14 +9,15 @@ use jwt_compact::{
     alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa},
     Algorithm, AlgorithmSignature,
 };
+use p384::ecdsa::signature::Signer as _;
 use serde_json::{Map, Value};
 
 use crate::keys::{KeyKind, Material, SigningKey};
 
 /// Every `alg` [`sign`] accepts.
-pub const ALGORITHMS: [&str; 11] = [
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA", "HS256", "HS384",
-    "HS512",
+pub const ALGORITHMS: [&str; 13] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+    "HS256", "HS384", "HS512",
 ];
 
 /// Compact JWS. The header is `{"alg": alg, "typ": "JWT", "kid": key.kid()}` merged with
@@ -24,8 +25,8 @@ pub const ALGORITHMS: [&str; 11] = [
 /// (overriding `alg` changes only what the header claims, not how the token is signed).
 /// The payload is `claims` serialized as is.
 ///
-/// `alg` must suit the key: RS*/PS* an RSA key, ES256 a P-256 key, EdDSA an Ed25519 key,
-/// HS* an HMAC key.
+/// `alg` must suit the key: RS*/PS* an RSA key, ES256 a P-256 key, ES384 a P-384 key, ES512 a
+/// P-521 key, EdDSA an Ed25519 key, HS* an HMAC key.
 pub fn sign(
     key: &SigningKey,
     alg: &str,
@@ -110,7 +111,9 @@ fn check_hmac_length(key: &SigningKey, alg: &str) -> Result<()> {
 }
 
 /// Signs with jwt-compact's `Algorithm::sign` on bytes we built ourselves, because
-/// `AlgorithmExt::token` would impose its own header.
+/// `AlgorithmExt::token` would impose its own header. ES384 / ES512, which jwt-compact lacks,
+/// sign with the p384 / p521 crates: deterministic ECDSA (RFC 6979) over SHA-384 / SHA-512,
+/// r ‖ s of 48 + 48 / 66 + 66 bytes (RFC 7518 §3.4).
 fn signature(material: &Material, alg: &str, message: &[u8]) -> Result<Vec<u8>> {
     fn raw<A: Algorithm>(alg: A, key: &A::SigningKey, message: &[u8]) -> Vec<u8> {
         alg.sign(key, message).as_bytes().into_owned()
@@ -118,6 +121,17 @@ fn signature(material: &Material, alg: &str, message: &[u8]) -> Result<Vec<u8>> 
     Ok(match (material, alg) {
         (Material::Rsa(key), _) => raw(alg.parse::<Rsa>()?, key, message),
         (Material::P256(key), "ES256") => raw(Es256, key, message),
+        (Material::P384(key), "ES384") => {
+            let signature: p384::ecdsa::Signature =
+                p384::ecdsa::SigningKey::from(key).sign(message);
+            signature.to_bytes().to_vec()
+        }
+        (Material::P521(key), "ES512") => {
+            let signing = p521::ecdsa::SigningKey::from_bytes(&key.to_bytes())
+                .map_err(|_| anyhow::anyhow!("not a P-521 signing key"))?;
+            let signature: p521::ecdsa::Signature = signing.sign(message);
+            signature.to_bytes().to_vec()
+        }
         (Material::Ed25519(key), "EdDSA") => raw(Ed25519, key, message),
         (Material::Hmac(secret), "HS256") => raw(Hs256, &Hs256Key::new(secret), message),
         (Material::Hmac(secret), "HS384") => raw(Hs384, &Hs384Key::new(secret), message),
@@ -133,6 +147,8 @@ mod tests {
         jwk::JsonWebKey,
         AlgorithmExt, UntrustedToken, ValidationError,
     };
+    use jwt_relay::token::es384_verify::{Es384Verifier, Es384VerifyingKey};
+    use jwt_relay::token::es512_verify::{Es512Verifier, Es512VerifyingKey};
     use serde_json::{json, Map, Value};
 
     use super::*;
@@ -162,6 +178,19 @@ mod tests {
             "HS256" => Hs256
                 .validator(&TryFrom::try_from(&jwk).unwrap())
                 .validate(&token),
+            // ES384 / ES512: the filter's own verifiers, from the JWK's x and y.
+            "ES384" | "ES512" => {
+                let JsonWebKey::EllipticCurve { x, y, .. } = &jwk else {
+                    panic!("not an EC JWK")
+                };
+                if alg == "ES384" {
+                    let key = Es384VerifyingKey::from_coordinates(x, y).unwrap();
+                    Es384Verifier.validator(&key).validate(&token)
+                } else {
+                    let key = Es512VerifyingKey::from_coordinates(x, y).unwrap();
+                    Es512Verifier.validator(&key).validate(&token)
+                }
+            }
             other => panic!("no verifier for {other}"),
         };
         validated.map(|token| token.claims().custom.clone())
@@ -173,6 +202,8 @@ mod tests {
             (KeyKind::Rsa, "RS256"),
             (KeyKind::Rsa, "PS256"),
             (KeyKind::P256, "ES256"),
+            (KeyKind::P384, "ES384"),
+            (KeyKind::P521, "ES512"),
             (KeyKind::Ed25519, "EdDSA"),
             (KeyKind::Hmac, "HS256"),
         ];
@@ -201,6 +232,31 @@ mod tests {
             verify(&signer, "ES256", &forged),
             Err(ValidationError::InvalidSignature)
         ));
+    }
+
+    #[test]
+    fn es384_and_es512_signatures_have_their_fixed_length_and_curve() {
+        for (kind, alg, len) in [(KeyKind::P384, "ES384", 96), (KeyKind::P521, "ES512", 132)] {
+            let signer = key(kind);
+            let jwt = sign_default(&signer, &json!({ "sub": "alice" })).unwrap();
+            assert_eq!(segment(&jwt, 0)["alg"], alg);
+            let signature = URL_SAFE_NO_PAD
+                .decode(jwt.rsplit('.').next().unwrap())
+                .unwrap();
+            assert_eq!(signature.len(), len, "{alg}");
+            let parts: Vec<&str> = jwt.split('.').collect();
+            let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"mallory"}"#);
+            let forged = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+            assert!(matches!(
+                verify(&signer, alg, &forged),
+                Err(ValidationError::InvalidSignature)
+            ));
+            // Another key of the same curve does not verify it either.
+            assert!(verify(&key(kind), alg, &jwt).is_err());
+            let other = if alg == "ES384" { "ES512" } else { "ES384" };
+            assert!(sign(&signer, other, &Map::new(), &json!({})).is_err());
+            assert!(sign(&signer, "ES256", &Map::new(), &json!({})).is_err());
+        }
     }
 
     #[test]

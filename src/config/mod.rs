@@ -1341,7 +1341,7 @@ mod tests {
         let provider_cases: Vec<(&str, Value, &str)> = vec![
             (
                 "unsupported algorithm",
-                json!({"algorithms": ["ES256", "ES384"]}),
+                json!({"algorithms": ["ES256", "ES256K"]}),
                 "providers[0].algorithms[1]",
             ),
             (

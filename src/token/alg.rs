@@ -15,6 +15,8 @@ pub enum Alg {
     Ps384,
     Ps512,
     Es256,
+    Es384,
+    Es512,
     EdDsa,
     Hs256,
     Hs384,
@@ -26,12 +28,14 @@ pub enum Alg {
 pub enum KeyFamily {
     Rsa,
     P256,
+    P384,
+    P521,
     Ed25519,
     Symmetric,
 }
 
 impl Alg {
-    pub const ALL: [Alg; 11] = [
+    pub const ALL: [Alg; 13] = [
         Alg::Rs256,
         Alg::Rs384,
         Alg::Rs512,
@@ -39,6 +43,8 @@ impl Alg {
         Alg::Ps384,
         Alg::Ps512,
         Alg::Es256,
+        Alg::Es384,
+        Alg::Es512,
         Alg::EdDsa,
         Alg::Hs256,
         Alg::Hs384,
@@ -46,7 +52,7 @@ impl Alg {
     ];
 
     /// The default allowlist: every asymmetric algorithm. HMAC needs an explicit opt-in.
-    pub const ASYMMETRIC: [Alg; 8] = [
+    pub const ASYMMETRIC: [Alg; 10] = [
         Alg::Rs256,
         Alg::Rs384,
         Alg::Rs512,
@@ -54,6 +60,8 @@ impl Alg {
         Alg::Ps384,
         Alg::Ps512,
         Alg::Es256,
+        Alg::Es384,
+        Alg::Es512,
         Alg::EdDsa,
     ];
 
@@ -72,6 +80,8 @@ impl Alg {
             Alg::Ps384 => "PS384",
             Alg::Ps512 => "PS512",
             Alg::Es256 => "ES256",
+            Alg::Es384 => "ES384",
+            Alg::Es512 => "ES512",
             Alg::EdDsa => "EdDSA",
             Alg::Hs256 => "HS256",
             Alg::Hs384 => "HS384",
@@ -84,7 +94,10 @@ impl Alg {
             Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Ps256 | Alg::Ps384 | Alg::Ps512 => {
                 KeyFamily::Rsa
             }
+            // One curve per algorithm (RFC 7518 §3.4): an ES384 token never meets a P-256 key.
             Alg::Es256 => KeyFamily::P256,
+            Alg::Es384 => KeyFamily::P384,
+            Alg::Es512 => KeyFamily::P521,
             Alg::EdDsa => KeyFamily::Ed25519,
             Alg::Hs256 | Alg::Hs384 | Alg::Hs512 => KeyFamily::Symmetric,
         }
@@ -120,10 +133,18 @@ mod tests {
     #[test]
     fn none_and_case_variants_are_not_algorithms() {
         for name in [
-            "none", "None", "NONE", "rs256", "Rs256", "HS256 ", "", "ES384", "ES256K",
+            "none", "None", "NONE", "rs256", "Rs256", "HS256 ", "", "es384", "ES521", "ES256K",
         ] {
             assert_eq!(Alg::from_name(name), None, "{name:?}");
         }
+    }
+
+    #[test]
+    fn each_ecdsa_algorithm_has_its_own_curve() {
+        assert_eq!(Alg::Es256.key_family(), KeyFamily::P256);
+        assert_eq!(Alg::Es384.key_family(), KeyFamily::P384);
+        assert_eq!(Alg::Es512.key_family(), KeyFamily::P521);
+        assert!(Alg::ASYMMETRIC.contains(&Alg::Es384) && Alg::ASYMMETRIC.contains(&Alg::Es512));
     }
 
     #[test]

@@ -14,6 +14,9 @@ use crate::token::alg::{Alg, KeyFamily};
 use crate::token::claims::ClaimSet;
 // The signature checks that dominate cold requests, prepared once per key (see each module).
 use crate::token::es256_verify::{Es256Verifier, Es256VerifyingKey, P256PublicKey};
+// ES384 / ES512: the p384 / p521 crates' ECDSA behind the same kind of verifier.
+use crate::token::es384_verify::{Es384Verifier, Es384VerifyingKey};
+use crate::token::es512_verify::{Es512Verifier, Es512VerifyingKey};
 use crate::token::rsa_verify::{RsaVerifier, RsaVerifyingKey};
 
 type Ed25519Key = <Ed25519 as jwt_compact::Algorithm>::VerifyingKey;
@@ -24,6 +27,8 @@ const MIN_RSA_BITS: usize = 2048;
 enum KeyMaterial {
     Rsa(RsaVerifyingKey),
     P256(Es256VerifyingKey),
+    P384(Es384VerifyingKey),
+    P521(Es512VerifyingKey),
     Ed25519(Ed25519Key),
     Symmetric(Vec<u8>),
 }
@@ -33,6 +38,8 @@ impl KeyMaterial {
         match self {
             KeyMaterial::Rsa(_) => KeyFamily::Rsa,
             KeyMaterial::P256(_) => KeyFamily::P256,
+            KeyMaterial::P384(_) => KeyFamily::P384,
+            KeyMaterial::P521(_) => KeyFamily::P521,
             KeyMaterial::Ed25519(_) => KeyFamily::Ed25519,
             KeyMaterial::Symmetric(_) => KeyFamily::Symmetric,
         }
@@ -112,6 +119,8 @@ impl Key {
                 RsaVerifier::PS512.validator(key).validate(token)
             }
             (KeyMaterial::P256(key), Alg::Es256) => Es256Verifier.validator(key).validate(token),
+            (KeyMaterial::P384(key), Alg::Es384) => Es384Verifier.validator(key).validate(token),
+            (KeyMaterial::P521(key), Alg::Es512) => Es512Verifier.validator(key).validate(token),
             (KeyMaterial::Ed25519(key), Alg::EdDsa) => Ed25519.validator(key).validate(token),
             (KeyMaterial::Symmetric(secret), Alg::Hs256) => {
                 Hs256.validator(&Hs256Key::new(secret)).validate(token)
@@ -300,7 +309,7 @@ fn parse_key(entry: &Value) -> Result<Parsed, String> {
     let curve = member("crv")?;
     let supported = match kty {
         "RSA" | "oct" => true,
-        "EC" => curve == Some("P-256"),
+        "EC" => matches!(curve, Some("P-256" | "P-384" | "P-521")),
         "OKP" => curve == Some("Ed25519"),
         _ => false,
     };
@@ -332,9 +341,21 @@ fn parse_key(entry: &Value) -> Result<Parsed, String> {
                     .map_err(|e| format!("invalid RSA key: {e}"))?,
             )
         }
-        JsonWebKey::EllipticCurve { .. } => KeyMaterial::P256(Es256VerifyingKey::new(
-            &P256PublicKey::try_from(&jwk).map_err(|e| format!("invalid P-256 key: {e}"))?,
-        )),
+        // `x` and `y` must each be exactly the curve's coordinate length and name a point on
+        // the curve (RFC 7518 §6.2.1); the curve alone decides the key's family.
+        JsonWebKey::EllipticCurve { curve, x, y, .. } => match curve.as_ref() {
+            "P-384" => KeyMaterial::P384(
+                Es384VerifyingKey::from_coordinates(x, y)
+                    .map_err(|e| format!("invalid P-384 key: {e}"))?,
+            ),
+            "P-521" => KeyMaterial::P521(
+                Es512VerifyingKey::from_coordinates(x, y)
+                    .map_err(|e| format!("invalid P-521 key: {e}"))?,
+            ),
+            _ => KeyMaterial::P256(Es256VerifyingKey::new(
+                &P256PublicKey::try_from(&jwk).map_err(|e| format!("invalid P-256 key: {e}"))?,
+            )),
+        },
         JsonWebKey::KeyPair { .. } => KeyMaterial::Ed25519(
             Ed25519Key::try_from(&jwk).map_err(|e| format!("invalid Ed25519 key: {e}"))?,
         ),
@@ -357,7 +378,10 @@ fn parse_key(entry: &Value) -> Result<Parsed, String> {
     };
     if let Some(alg) = alg {
         if alg.key_family() != material.family() {
-            return Err(format!("\"alg\" {alg} does not fit key type {kty:?}"));
+            let curve = curve.map(|c| format!(" curve {c:?}")).unwrap_or_default();
+            return Err(format!(
+                "\"alg\" {alg} does not fit key type {kty:?}{curve}"
+            ));
         }
     }
     Ok(Parsed::Key(Key { kid, alg, material }))
@@ -420,7 +444,7 @@ mod tests {
         enc["use"] = json!("enc");
         let parsed = KeySet::from_jwks(&json!({"keys":[
             enc,
-            {"kty":"EC","crv":"P-384","x":"AA","y":"AA"},
+            {"kty":"EC","crv":"secp256k1","x":"AA","y":"AA"},
             {"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI","alg":"HS256"}
         ]}))
         .unwrap();
@@ -480,5 +504,228 @@ mod tests {
         a["kid"] = json!("same");
         let error = KeySet::from_jwks(&json!({"keys":[a.clone(), a]})).unwrap_err();
         assert!(error.0.contains("keys[1]"), "{error}");
+    }
+
+    mod ecdsa {
+        use super::*;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        use jwt_compact::UntrustedToken;
+
+        /// A test signer for one of the three curves: its public JWK and a way to sign a JWS.
+        enum Signer {
+            P256(p256::ecdsa::SigningKey),
+            P384(p384::ecdsa::SigningKey),
+            P521(p521::ecdsa::SigningKey),
+        }
+
+        fn signer(curve: &str, seed: u8) -> Signer {
+            let scalar = |len: usize| {
+                let mut bytes = vec![0; len];
+                bytes[len - 1] = seed;
+                bytes[0] = 1;
+                bytes
+            };
+            match curve {
+                "P-256" => Signer::P256(p256::ecdsa::SigningKey::from_slice(&scalar(32)).unwrap()),
+                "P-384" => Signer::P384(p384::ecdsa::SigningKey::from_slice(&scalar(48)).unwrap()),
+                _ => Signer::P521(p521::ecdsa::SigningKey::from_slice(&scalar(65)).unwrap()),
+            }
+        }
+
+        impl Signer {
+            fn jwk(&self, kid: &str) -> Value {
+                let (curve, sec1) = match self {
+                    Signer::P256(key) => (
+                        "P-256",
+                        key.verifying_key()
+                            .to_encoded_point(false)
+                            .as_bytes()
+                            .to_vec(),
+                    ),
+                    Signer::P384(key) => (
+                        "P-384",
+                        key.verifying_key()
+                            .to_encoded_point(false)
+                            .as_bytes()
+                            .to_vec(),
+                    ),
+                    // p521 0.13's `verifying_key()` is behind a feature it never defines.
+                    Signer::P521(key) => {
+                        let point = p521::ecdsa::VerifyingKey::from(key).to_encoded_point(false);
+                        ("P-521", point.as_bytes().to_vec())
+                    }
+                };
+                // Uncompressed SEC 1: 0x04 ‖ x ‖ y.
+                let (x, y) = sec1[1..].split_at((sec1.len() - 1) / 2);
+                let (x, y) = (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y));
+                json!({"kty":"EC","crv":curve,"kid":kid,"x":x,"y":y})
+            }
+
+            /// A compact JWS whose header says `alg`, signed with this key's own algorithm.
+            fn sign(&self, alg: &str, claims: &Value) -> String {
+                use p384::ecdsa::signature::Signer as _;
+                let input = format!(
+                    "{}.{}",
+                    URL_SAFE_NO_PAD.encode(json!({"alg": alg}).to_string()),
+                    URL_SAFE_NO_PAD.encode(claims.to_string())
+                );
+                let signature = match self {
+                    Signer::P256(key) => {
+                        let s: p256::ecdsa::Signature = key.sign(input.as_bytes());
+                        s.to_bytes().to_vec()
+                    }
+                    Signer::P384(key) => {
+                        let s: p384::ecdsa::Signature = key.sign(input.as_bytes());
+                        s.to_bytes().to_vec()
+                    }
+                    Signer::P521(key) => {
+                        let s: p521::ecdsa::Signature = key.sign(input.as_bytes());
+                        s.to_bytes().to_vec()
+                    }
+                };
+                format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+            }
+        }
+
+        fn verify(set: &KeySet, alg: Alg, jws: &str) -> Result<(), String> {
+            let token = UntrustedToken::new(jws).map_err(|e| e.to_string())?;
+            let key = set.select(None, alg).map_err(|e| format!("{e:?}"))?;
+            key.verify(alg, &token)
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
+        }
+
+        #[test]
+        fn es384_and_es512_verify_with_their_own_curve_only() {
+            let claims = json!({"iss": "joe"});
+            let cases = [
+                ("P-256", Alg::Es256),
+                ("P-384", Alg::Es384),
+                ("P-521", Alg::Es512),
+            ];
+            for (curve, alg) in cases {
+                let signing = signer(curve, 7);
+                let jws = signing.sign(alg.name(), &claims);
+                let own = KeySet::from_jwks(&json!({"keys": [signing.jwk("k")]}))
+                    .unwrap()
+                    .keys;
+                assert_eq!(verify(&own, alg, &jws), Ok(()), "{alg}");
+                // A changed payload, and a stranger's key of the same curve.
+                let (head, rest) = jws.split_once('.').unwrap();
+                let signature = rest.rsplit_once('.').unwrap().1;
+                let forged = format!(
+                    "{head}.{}.{signature}",
+                    URL_SAFE_NO_PAD.encode(r#"{"iss":"eve"}"#)
+                );
+                assert_eq!(verify(&own, alg, &forged), Err("BadSignature".into()));
+                let stranger = KeySet::from_jwks(&json!({"keys": [signer(curve, 9).jwk("k")]}))
+                    .unwrap()
+                    .keys;
+                assert_eq!(verify(&stranger, alg, &jws), Err("BadSignature".into()));
+                // Every other curve's key is never chosen for this alg, by kid or without one.
+                for (other, other_alg) in cases {
+                    if other == curve {
+                        continue;
+                    }
+                    let set = KeySet::from_jwks(&json!({"keys": [signer(other, 7).jwk("k")]}))
+                        .unwrap()
+                        .keys;
+                    assert_eq!(
+                        set.select(None, alg).unwrap_err(),
+                        KeyError::NoKeyForAlgorithm
+                    );
+                    assert_eq!(
+                        set.select(Some("k"), alg).unwrap_err(),
+                        KeyError::NoKeyForAlgorithm,
+                        "{alg} with a {other} key"
+                    );
+                    // Even if a caller skipped selection, the key refuses the other alg.
+                    let key = set.select(None, other_alg).unwrap();
+                    let token = UntrustedToken::new(&jws).unwrap();
+                    assert_eq!(
+                        key.verify(alg, &token).unwrap_err(),
+                        SignatureError::BadSignature
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn p384_and_p521_keys_need_exact_coordinates_on_the_curve() {
+            for (curve, len) in [("P-384", 48), ("P-521", 66)] {
+                let good = signer(curve, 3).jwk("k");
+                assert!(KeySet::from_jwks(&json!({"keys": [good.clone()]})).is_ok());
+                let coordinate = |name: &str| {
+                    URL_SAFE_NO_PAD
+                        .decode(good[name].as_str().unwrap())
+                        .unwrap()
+                };
+                let (x, y) = (coordinate("x"), coordinate("y"));
+                assert_eq!((x.len(), y.len()), (len, len));
+                let with = |name: &str, bytes: &[u8]| {
+                    let mut jwk = good.clone();
+                    jwk[name] = json!(URL_SAFE_NO_PAD.encode(bytes));
+                    KeySet::from_jwks(&json!({"keys": [jwk]})).unwrap_err().0
+                };
+                let short = with("x", &x[1..]);
+                assert!(
+                    short.contains(&format!("invalid {curve} key"))
+                        && short.contains(&format!("{} bytes", len - 1)),
+                    "{short}"
+                );
+                let long = with("y", &[&[0][..], &y].concat());
+                assert!(long.contains(&format!("exactly {len}")), "{long}");
+                // A P-256-sized coordinate is not a P-384/P-521 one.
+                assert!(with("x", &x[len - 32..]).contains("32 bytes"));
+                let mut off = y.clone();
+                *off.last_mut().unwrap() ^= 1;
+                assert!(with("y", &off).contains("not a point on"), "{curve}");
+                assert!(with("x", &vec![0xff; len]).contains("not a point on"));
+                let mut private = good.clone();
+                private["d"] = json!("AQAB");
+                assert!(KeySet::from_jwks(&json!({"keys": [private]}))
+                    .unwrap_err()
+                    .0
+                    .contains("private"));
+            }
+        }
+
+        #[test]
+        fn a_declared_alg_must_fit_the_curve() {
+            for (curve, wrong) in [
+                ("P-256", "ES384"),
+                ("P-384", "ES512"),
+                ("P-521", "ES256"),
+                ("P-384", "ES256"),
+            ] {
+                let mut jwk = signer(curve, 5).jwk("k");
+                jwk["alg"] = json!(wrong);
+                let error = KeySet::from_jwks(&json!({"keys": [jwk]})).unwrap_err().0;
+                assert!(
+                    error.contains(&format!(
+                        "\"alg\" {wrong} does not fit key type \"EC\" curve \"{curve}\""
+                    )),
+                    "{error}"
+                );
+            }
+            let mut jwk = signer("P-521", 5).jwk("k");
+            jwk["alg"] = json!("ES512");
+            let set = KeySet::from_jwks(&json!({"keys": [jwk]})).unwrap().keys;
+            assert!(set.select(None, Alg::Es512).is_ok());
+        }
+
+        #[test]
+        fn one_kid_may_name_keys_of_several_curves() {
+            let keys: Vec<Value> = ["P-256", "P-384", "P-521"]
+                .iter()
+                .map(|c| signer(c, 1).jwk("same"))
+                .collect();
+            let set = KeySet::from_jwks(&json!({"keys": keys})).unwrap().keys;
+            for alg in [Alg::Es256, Alg::Es384, Alg::Es512] {
+                let key = set.select(Some("same"), alg).unwrap();
+                assert_eq!(key.material.family(), alg.key_family());
+            }
+        }
     }
 }

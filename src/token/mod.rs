@@ -12,5 +12,7 @@ pub mod role;
 
 pub use error::{Refusal, TokenError};
 // The signature verifiers are their own crate (verifiers/); these names are the filter's.
-pub use jwt_relay_verifiers::{es256 as es256_verify, rsa as rsa_verify};
+pub use jwt_relay_verifiers::{
+    es256 as es256_verify, es384 as es384_verify, es512 as es512_verify, rsa as rsa_verify,
+};
 pub use provider::ProviderId;

@@ -3,7 +3,9 @@
 //! and what a request costs is `make bench`.
 //!
 //! Inputs are published examples, so the numbers are for signatures that verify: RFC 7515's
-//! RS256 (A.2) and ES256 (A.3) JWS, and the Keycloak PS256 token of Envoy's jwt_verify_lib tests.
+//! RS256 (A.2), ES256 (A.3) and ES512 (A.4) JWS, and the Keycloak PS256 token of Envoy's
+//! jwt_verify_lib tests. ES384 has no published JWS example: its token is signed here with a
+//! fixed P-384 key (deterministic ECDSA, so the same token every run).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -11,11 +13,13 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::AlgorithmSignature as _;
 use jwt_relay_verifiers::es256::{Es256Signature, Es256VerifyingKey, P256PublicKey};
+use jwt_relay_verifiers::es384::{Es384Signature, Es384VerifyingKey};
+use jwt_relay_verifiers::es512::{Es512Signature, Es512VerifyingKey};
 use jwt_relay_verifiers::rsa::{RsaVerifier, RsaVerifyingKey};
 
 #[path = "../src/vectors.rs"]
 mod vectors;
-use vectors::{ES256_JWS, ES256_KEY, PS256_JWS, PS256_N, RS256_JWS, RS256_N};
+use vectors::{ES256_JWS, ES256_KEY, ES512_JWS, ES512_KEY, PS256_JWS, PS256_N, RS256_JWS, RS256_N};
 
 const AQAB: &[u8] = &[1, 0, 1];
 
@@ -62,5 +66,45 @@ fn es256(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, rsa, es256);
+/// x and y of a JWK.
+fn coordinates(jwk: &str) -> (Vec<u8>, Vec<u8>) {
+    let jwk: serde_json::Value = serde_json::from_str(jwk).expect("a JWK");
+    let coordinate = |name: &str| b64(jwk[name].as_str().expect("a coordinate"));
+    (coordinate("x"), coordinate("y"))
+}
+
+fn es384_es512(c: &mut Criterion) {
+    use p384::ecdsa::signature::Signer as _;
+    let signing = p384::ecdsa::SigningKey::from_slice(&[7; 48]).expect("a P-384 scalar");
+    let point = signing.verifying_key().to_encoded_point(false);
+    let (x, y) = (
+        point.x().expect("x").to_vec(),
+        point.y().expect("y").to_vec(),
+    );
+    let message = b"eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJqb2UifQ";
+    let signature: p384::ecdsa::Signature = signing.sign(message);
+    let key = Es384VerifyingKey::from_coordinates(&x, &y).expect("a P-384 key");
+    let signature = Es384Signature::try_from_slice(&signature.to_bytes()).expect("96 bytes");
+    assert!(key.verify(message, &signature), "ES384 must verify");
+    c.bench_function("ES384 verify", |b| {
+        b.iter(|| key.verify(black_box(message), black_box(&signature)))
+    });
+    c.bench_function("ES384 key preparation", |b| {
+        b.iter(|| Es384VerifyingKey::from_coordinates(black_box(&x), black_box(&y)))
+    });
+
+    let (x, y) = coordinates(ES512_KEY);
+    let key = Es512VerifyingKey::from_coordinates(&x, &y).expect("a P-521 key");
+    let (message, signature) = split(ES512_JWS);
+    let signature = Es512Signature::try_from_slice(&signature).expect("132 bytes");
+    assert!(key.verify(message, &signature), "ES512 must verify");
+    c.bench_function("ES512 verify", |b| {
+        b.iter(|| key.verify(black_box(message), black_box(&signature)))
+    });
+    c.bench_function("ES512 key preparation", |b| {
+        b.iter(|| Es512VerifyingKey::from_coordinates(black_box(&x), black_box(&y)))
+    });
+}
+
+criterion_group!(benches, rsa, es256, es384_es512);
 criterion_main!(benches);

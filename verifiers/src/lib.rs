@@ -1,7 +1,9 @@
 //! jwt-relay's own signature verifiers, as jwt-compact [`Algorithm`](jwt_compact::Algorithm)s
-//! that only verify: [`rsa`] for `RS256/384/512` and `PS256/384/512`, [`es256`] for `ES256`.
-//! They exist because the generic ones cost several times more inside a Wasm VM; each module's
-//! doc says why and what it checks. Only public values are handled, so nothing here needs to be
+//! that only verify: [`rsa`] for `RS256/384/512` and `PS256/384/512`, [`es256`] for `ES256`,
+//! [`es384`] and [`es512`] for `ES384` (P-384) and `ES512` (P-521). RS*/PS* and ES256 exist
+//! because the generic ones cost several times more inside a Wasm VM; ES384/ES512 are the
+//! `p384`/`p521` crates' own ECDSA behind the same interface (jwt-compact has neither). Each
+//! module's doc says why and what it checks. Only public values are handled, so nothing here needs to be
 //! constant time.
 //!
 //! Their vectors are Wycheproof's (`tests/wycheproof.rs` in the filter, through its key policy)
@@ -28,6 +30,9 @@
 )]
 
 pub mod es256;
+pub mod es384;
+pub mod es512;
+mod nist_ecdsa;
 pub mod rsa;
 #[cfg(test)]
 mod vectors;

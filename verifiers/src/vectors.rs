@@ -1,4 +1,4 @@
-//! Published JWS examples with their keys, shared by the unit tests (`rsa`, `es256`) and the
+//! Published JWS examples with their keys, shared by the unit tests (`rsa`, `es256`, `es512`) and the
 //! benchmarks (`benches/verify.rs` includes this file by path): one copy of each vector.
 #![allow(dead_code)] // each includer uses some of them
 
@@ -68,4 +68,18 @@ pub const ES256_JWS: &str = concat!(
     "cGxlLmNvbS9pc19yb290Ijp0cnVlfQ.",
     "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSA",
     "pmWQxfKTUJqPP3-Kg6NU1Q",
+);
+
+/// RFC 7515 Appendix A.4: the ES512 example key (P-521, public and private) and JWS.
+pub const ES512_KEY: &str = r#"{"kty":"EC","crv":"P-521",
+    "x":"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk",
+    "y":"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2",
+    "d":"AY5pb7A0UFiB3RELSD64fTLOSV_jazdF7fLYyuTw8lOfRhWg6Y6rUrPAxerEzgdRhajnu0ferB0d53vM9mE15j2C"}"#;
+/// Header `{"alg":"ES512"}`; payload `Payload` (the bytes, not a claims set).
+pub const ES512_JWS: &str = concat!(
+    "eyJhbGciOiJFUzUxMiJ9.",
+    "UGF5bG9hZA.",
+    "AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZq",
+    "wqT2SI-KGDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8Kp",
+    "EHwJjyqOgzDO7iKvU8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn",
 );

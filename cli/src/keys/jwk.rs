@@ -1,16 +1,22 @@
 //! JWK (RFC 7517) form of a [`SigningKey`]: writing private and public JWKs, reading private ones.
 //! jwt-compact does the key-type specific encoding; this module adds `kid`, `alg` and `use`.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use jwt_compact::{
     alg::{Hs256Key, RsaPrivateKey, SecretBytes},
     jwk::{JsonWebKey, KeyType},
 };
+use p384::elliptic_curve::sec1::ToEncodedPoint as _;
 use rsa::traits::PrivateKeyParts;
 use serde_json::{Map, Value};
 
 use super::{Ed25519Key, Material, P256Key, SigningKey};
+
+/// The curve crates' field sizes: `x`, `y` and `d` of a P-384 / P-521 JWK are exactly this long
+/// (RFC 7518 §6.2.1.2, §6.2.2.1).
+const P384_BYTES: usize = 48;
+const P521_BYTES: usize = 66;
 
 pub(super) fn private(key: &SigningKey) -> Value {
     let mut members = members_of(&jwk_of(key.material()));
@@ -70,12 +76,29 @@ fn material_of(jwk: &JsonWebKey<'_>, members: &Map<String, Value>) -> Result<Mat
     Ok(match jwk.key_type() {
         KeyType::Rsa => Material::Rsa(Box::new(RsaPrivateKey::try_from(jwk)?)),
         KeyType::EllipticCurve => {
-            // jwt-compact only checks the length of `d`; name the curve we support instead.
+            // jwt-compact only checks the length of `d`; name the curves we support instead.
             let curve = members.get("crv").and_then(Value::as_str).unwrap_or("");
-            if curve != "P-256" {
-                bail!("EC curve {curve:?} is not supported (only P-256, for ES256)");
+            match curve {
+                "P-256" => Material::P256(P256Key::try_from(jwk)?),
+                "P-384" => {
+                    let (x, y, d) = ec_members(jwk, curve, P384_BYTES)?;
+                    let secret = p384::SecretKey::from_slice(d)
+                        .map_err(|_| anyhow!("\"d\" is not a P-384 private key"))?;
+                    check_public(secret.public_key().to_encoded_point(false).as_bytes(), x, y)?;
+                    Material::P384(secret)
+                }
+                "P-521" => {
+                    let (x, y, d) = ec_members(jwk, curve, P521_BYTES)?;
+                    let secret = p521::SecretKey::from_slice(d)
+                        .map_err(|_| anyhow!("\"d\" is not a P-521 private key"))?;
+                    check_public(secret.public_key().to_encoded_point(false).as_bytes(), x, y)?;
+                    Material::P521(secret)
+                }
+                _ => bail!(
+                    "EC curve {curve:?} is not supported (P-256, P-384 or P-521, for ES256, \
+                     ES384 or ES512)"
+                ),
             }
-            Material::P256(P256Key::try_from(jwk)?)
         }
         KeyType::KeyPair => Material::Ed25519(Ed25519Key::try_from(jwk)?),
         KeyType::Symmetric => Material::Hmac(Hs256Key::try_from(jwk)?.as_ref().to_vec()),
@@ -83,10 +106,67 @@ fn material_of(jwk: &JsonWebKey<'_>, members: &Map<String, Value>) -> Result<Mat
     })
 }
 
+/// `x`, `y` and `d` of a private EC JWK, each exactly `len` bytes.
+fn ec_members<'k>(
+    jwk: &'k JsonWebKey<'_>,
+    curve: &str,
+    len: usize,
+) -> Result<(&'k [u8], &'k [u8], &'k [u8])> {
+    let JsonWebKey::EllipticCurve {
+        x,
+        y,
+        secret: Some(d),
+        ..
+    } = jwk
+    else {
+        bail!("a private {curve} JWK needs \"x\", \"y\" and \"d\"");
+    };
+    let d: &[u8] = d.as_ref();
+    for (name, bytes) in [("x", x.as_ref()), ("y", y.as_ref()), ("d", d)] {
+        if bytes.len() != len {
+            bail!(
+                "\"{name}\" is {} bytes; a {curve} JWK's is exactly {len} bytes",
+                bytes.len()
+            );
+        }
+    }
+    Ok((x, y, d))
+}
+
+/// The public point `d` gives (SEC 1 uncompressed: 0x04 ‖ x ‖ y) must be the JWK's `x`, `y`.
+fn check_public(sec1: &[u8], x: &[u8], y: &[u8]) -> Result<()> {
+    if sec1.get(1..) != Some(&[x, y].concat()[..]) {
+        bail!("\"x\", \"y\" are not the public key of \"d\"");
+    }
+    Ok(())
+}
+
+/// An EC JWK from a SEC 1 uncompressed point (0x04 ‖ x ‖ y) and the scalar `d`.
+fn ec_jwk(curve: &'static str, point: &[u8], d: Vec<u8>) -> JsonWebKey<'static> {
+    let coordinates = point.get(1..).unwrap_or_default();
+    let (x, y) = coordinates.split_at(coordinates.len() / 2);
+    JsonWebKey::EllipticCurve {
+        curve: curve.into(),
+        x: x.to_vec().into(),
+        y: y.to_vec().into(),
+        secret: Some(SecretBytes::owned(d)),
+    }
+}
+
 fn jwk_of(material: &Material) -> JsonWebKey<'_> {
     match material {
         Material::Rsa(key) => JsonWebKey::from(key.as_ref()),
         Material::P256(key) => JsonWebKey::from(key),
+        Material::P384(key) => ec_jwk(
+            "P-384",
+            key.public_key().to_encoded_point(false).as_bytes(),
+            key.to_bytes().to_vec(),
+        ),
+        Material::P521(key) => ec_jwk(
+            "P-521",
+            key.public_key().to_encoded_point(false).as_bytes(),
+            key.to_bytes().to_vec(),
+        ),
         Material::Ed25519(key) => JsonWebKey::from(key),
         Material::Hmac(secret) => JsonWebKey::Symmetric {
             secret: SecretBytes::borrowed(secret),

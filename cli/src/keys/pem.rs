@@ -18,6 +18,14 @@ pub(super) fn private(key: &SigningKey) -> Result<String> {
             .to_pkcs8_pem(LineEnding::LF)
             .map_err(|err| anyhow!("cannot encode the P-256 key as PKCS#8: {err}"))?
             .to_string(),
+        Material::P384(ec) => ec
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|err| anyhow!("cannot encode the P-384 key as PKCS#8: {err}"))?
+            .to_string(),
+        Material::P521(ec) => ec
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|err| anyhow!("cannot encode the P-521 key as PKCS#8: {err}"))?
+            .to_string(),
         Material::Ed25519(ed) => ed.to_pem(),
         Material::Hmac(_) => bail!(no_pem(key)),
     })
@@ -34,6 +42,14 @@ pub(super) fn public(key: &SigningKey) -> Result<String> {
             .verifying_key()
             .to_public_key_pem(LineEnding::LF)
             .map_err(|err| anyhow!("cannot encode the P-256 public key: {err}"))?,
+        Material::P384(ec) => ec
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|err| anyhow!("cannot encode the P-384 public key: {err}"))?,
+        Material::P521(ec) => ec
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|err| anyhow!("cannot encode the P-521 public key: {err}"))?,
         Material::Ed25519(ed) => ed.public_key().to_pem(),
         Material::Hmac(_) => bail!(no_pem(key)),
     })
@@ -91,6 +107,27 @@ mod tests {
         let public =
             p256::ecdsa::VerifyingKey::from_public_key_pem(&signer.public_pem().unwrap()).unwrap();
         assert_eq!(&public, original.verifying_key());
+    }
+
+    #[test]
+    fn p384_and_p521_pem_round_trip_to_the_same_key() {
+        let signer = key(KeyKind::P384);
+        let Material::P384(original) = signer.material() else {
+            panic!("not P-384")
+        };
+        let parsed = p384::SecretKey::from_pkcs8_pem(&signer.private_pem().unwrap()).unwrap();
+        assert_eq!(parsed.to_bytes(), original.to_bytes());
+        let public = p384::PublicKey::from_public_key_pem(&signer.public_pem().unwrap()).unwrap();
+        assert_eq!(public, original.public_key());
+
+        let signer = key(KeyKind::P521);
+        let Material::P521(original) = signer.material() else {
+            panic!("not P-521")
+        };
+        let parsed = p521::SecretKey::from_pkcs8_pem(&signer.private_pem().unwrap()).unwrap();
+        assert_eq!(parsed.to_bytes(), original.to_bytes());
+        let public = p521::PublicKey::from_public_key_pem(&signer.public_pem().unwrap()).unwrap();
+        assert_eq!(public, original.public_key());
     }
 
     /// RFC 8410: the PKCS#8 form of an Ed25519 key is a fixed 16-byte prefix and the 32-byte seed.
