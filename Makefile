@@ -12,6 +12,15 @@ MAX_WASM_BYTES := 1048576
 # Tests only: the filter built with `--features test-trap` (it traps on demand), never shipped.
 TRAP_WASM      := $(TARGET_DIR)/test-trap/$(WASM_TARGET)/release/jwt_relay.wasm
 
+# Binaryen's wasm-opt (npm package `binaryen`, pinned, installed into target/ on first use; a
+# WASM_OPT=path override skips that): rustc's .wasm with P-384/P-521 is over 1 MiB, and -O2 takes
+# about 11% off without trading speed for size. The features are rustc's wasm32-wasip1 defaults.
+BINARYEN_VERSION  := 132.0.0
+BINARYEN_DIR      := $(TARGET_DIR)/binaryen-$(BINARYEN_VERSION)
+WASM_OPT          ?= $(BINARYEN_DIR)/node_modules/.bin/wasm-opt
+WASM_OPT_DEPS     := $(if $(filter $(BINARYEN_DIR)/%,$(WASM_OPT)),$(BINARYEN_DIR)/.stamp)
+WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
+
 ENVOY_VERSION := 1.40.0
 PYTHON        ?= python3
 VENV          := .venv
@@ -41,11 +50,19 @@ help: ## List the targets
 wasm-target:
 	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
 
-build: wasm-target ## Build the filter (.wasm), fail if it is over 1 MiB
+build: wasm-target $(WASM_OPT_DEPS) ## Build the filter (.wasm, through wasm-opt -O2), fail if it is over 1 MiB
 	cargo build --locked --release --target $(WASM_TARGET) -p jwt-relay
+	@# Cargo links its output here on every build, so the optimised file always replaces a fresh one.
+	'$(WASM_OPT)' -O2 $(WASM_OPT_FEATURES) '$(WASM)' -o '$(WASM).opt'
+	@mv -f '$(WASM).opt' '$(WASM)'
 	@size=$$(wc -c < '$(WASM)'); \
 	echo "$(WASM): $$size bytes (limit $(MAX_WASM_BYTES))"; \
 	if [ "$$size" -gt $(MAX_WASM_BYTES) ]; then echo "error: $(WASM) is larger than 1 MiB" >&2; exit 1; fi
+
+$(BINARYEN_DIR)/.stamp:
+	@command -v npm >/dev/null || { echo "error: npm is needed to install wasm-opt (binaryen), or set WASM_OPT" >&2; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix '$(BINARYEN_DIR)' binaryen@$(BINARYEN_VERSION)
+	@touch $@
 
 $(VENV_STAMP):
 	$(PYTHON) -m venv $(VENV)
