@@ -1,14 +1,21 @@
 //! Writes the seed corpora of the byte-input targets, made from the fixture keys and the models
 //! by code (nothing is committed as a blob): `cargo run --release --example seeds -- <dir>` fills
-//! `<dir>/{token,jwks,revocation,config}/`. The structured targets (decision, rsa_verify,
-//! es256_verify) start from validly signed inputs by construction and need no seeds.
+//! `<dir>/{token,jwks,revocation,config,decision}/`. The structured targets start from validly
+//! signed inputs by construction; the decision target gets a few inputs all the same, for paths
+//! random bytes reach rarely: a token in a cookie (allowed, and stripped) and a CORS
+//! preflight. Arbitrary has no encoder, so they are found by decoding seeded random bytes.
 
 use std::fs;
 use std::path::Path;
 
+use arbitrary::{Arbitrary, Unstructured};
+use jwt_relay::request::cache::TokenCache;
+use jwt_relay::request::decision::{evaluate, Request};
 use jwt_relay_fuzz::fixtures::{keys, KeyId};
 use jwt_relay_fuzz::model::setups;
-use jwt_relay_fuzz::recipe::{OuterRecipe, Signer, TokenRecipe};
+use jwt_relay_fuzz::recipe::{Method, OuterRecipe, Place, RequestRecipe, Signer, TokenRecipe};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
 use serde_json::json;
 
 fn template(provider: u8, signer: Signer) -> TokenRecipe {
@@ -96,6 +103,80 @@ fn main() -> std::io::Result<()> {
         json!({ "keys": with_alg }).to_string().as_bytes(),
     )?;
     count += 2;
+    count += decision_seeds(out)?;
     eprintln!("seeds: {count} files under {}", out.display());
     Ok(())
+}
+
+/// The outcome the decision target gives an input, as it decodes and runs it.
+fn outcome(bytes: &[u8]) -> Option<(RequestRecipe, &'static str)> {
+    let recipe = RequestRecipe::arbitrary_take_rest(Unstructured::new(bytes)).ok()?;
+    let cheap = match recipe.tokens.first() {
+        // A clean template token in a cookie of its real name.
+        Some((token, Place::Cookie { look_alike: 0, .. })) => {
+            token.token.header.is_empty()
+                && token.token.claims.is_empty()
+                && matches!(token.token.signer, Signer::Natural)
+        }
+        Some(_) => false,
+        None => matches!(recipe.method, Method::Options) && recipe.raw_tokens.is_empty(),
+    };
+    if !cheap {
+        return None;
+    }
+    let all = setups();
+    let setup = &all[usize::from(recipe.setup) % all.len()];
+    let built = recipe.build(&setup.model);
+    let decision = evaluate(
+        &setup.config,
+        &setup.fetched,
+        &mut TokenCache::new(setup.config.cache),
+        &Request {
+            route: None,
+            headers: &built.headers,
+            listener_role: &|| built.role.clone(),
+            header: &|_| None,
+            cluster: &|| built.cluster.clone(),
+            now: built.now,
+            fingerprint: false,
+        },
+    );
+    Some((recipe, decision.facts.outcome.name()))
+}
+
+fn decision_seeds(out: &Path) -> std::io::Result<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(6265);
+    let mut wanted = vec!["allowed", "stripped", "cors_preflight"];
+    let mut count = 0;
+    let mut bytes = vec![0u8; 600];
+    for _ in 0..2_000_000 {
+        if wanted.is_empty() {
+            break;
+        }
+        // Zeros (empty lists, first variants), ones (`true`) and noise, in even parts.
+        rng.fill_bytes(&mut bytes);
+        for b in bytes.iter_mut() {
+            *b = match *b % 3 {
+                0 => 0,
+                1 => 1,
+                _ => rng.next_u32().to_le_bytes()[0],
+            };
+        }
+        let Some((recipe, name)) = outcome(&bytes) else {
+            continue;
+        };
+        let from_cookie = !recipe.tokens.is_empty();
+        if let Some(at) = wanted
+            .iter()
+            .position(|w| *w == name && (from_cookie || name == "cors_preflight"))
+        {
+            write(out, "decision", name, &bytes)?;
+            wanted.remove(at);
+            count += 1;
+        }
+    }
+    if !wanted.is_empty() {
+        eprintln!("seeds: no decision input found for {wanted:?}");
+    }
+    Ok(count)
 }
