@@ -55,14 +55,27 @@ fn starts_with_ignore_case(value: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// The token after a `Bearer` scheme, as a lenient upstream reads it: the scheme in any case,
-/// then any run of spaces or tabs.
+/// then any run of whitespace or control characters (a split on Unicode whitespace).
 fn after_bearer(value: &[u8]) -> Option<&[u8]> {
     if !starts_with_ignore_case(value, b"bearer") {
         return None;
     }
     let rest = &value[6..];
-    let trimmed = rest.trim_ascii_start();
-    (trimmed.len() < rest.len()).then_some(trimmed)
+    let mut at = 0;
+    while at < rest.len() {
+        let width = (1..=4.min(rest.len() - at))
+            .find(|&w| std::str::from_utf8(&rest[at..at + w]).is_ok())
+            .unwrap_or(1);
+        let blank = std::str::from_utf8(&rest[at..at + width])
+            .ok()
+            .and_then(|c| c.chars().next())
+            .is_some_and(|c| c.is_whitespace() || c.is_control());
+        if !blank {
+            break;
+        }
+        at += width;
+    }
+    (at > 0).then_some(&rest[at..])
 }
 
 /// Every token the model finds in a request: each copy of a token header carrying one (a
@@ -105,7 +118,18 @@ pub fn tokens_in(model: &Model, headers: &Headers, forward_too: bool) -> Vec<Fou
                 // Anything in an owned header or a prefix-less token header counts.
                 Some(after_bearer(value).unwrap_or(value))
             } else if prefixes.iter().any(|p| p.eq_ignore_ascii_case("bearer ")) {
-                after_bearer(value)
+                match after_bearer(value) {
+                    Some(token) => Some(token),
+                    None => {
+                        // Envoy's joined copies (`Basic x,Bearer t`): a bearer token after a comma.
+                        for piece in value.split(|&b| b == b',').skip(1) {
+                            if let Some(token) = after_bearer(piece.trim_ascii_start()) {
+                                push(ModelLoc::Header(name.to_string()), token);
+                            }
+                        }
+                        None
+                    }
+                }
             } else {
                 prefixes
                     .iter()

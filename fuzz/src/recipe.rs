@@ -290,8 +290,8 @@ impl OuterRecipe {
 
 #[derive(Arbitrary, Debug, Clone)]
 pub enum Place {
-    /// The n-th header location of the model, with its prefix (or a case variant of it).
-    Header { location: u8, upper: bool },
+    /// The n-th header location of the model, with its prefix or a variant of it (`PREFIXES`).
+    Header { location: u8, style: u8 },
     /// A query parameter: the n-th configured name, or a look-alike of it.
     Param {
         name: u8,
@@ -350,6 +350,18 @@ pub enum Method {
     Missing,
     Raw(Vec<u8>),
 }
+
+/// The configured prefix, twice as often as each variant: another case, or the scheme followed by
+/// other whitespace than one space (what a lenient upstream still reads as a bearer token).
+const PREFIXES: [fn(&str) -> String; 7] = [
+    |p| p.to_owned(),
+    |p| p.to_owned(),
+    |p| p.to_uppercase(),
+    |p| p.to_lowercase(),
+    |p| p.replace(' ', "\t"),
+    |p| p.replace(' ', "  "),
+    |p| p.trim_end().to_owned(),
+];
 
 const LOOK_ALIKES: [fn(&str) -> String; 9] = [
     |n| n.to_owned(),
@@ -434,13 +446,9 @@ impl RequestRecipe {
         let params = model.params();
         let mut jar: Vec<Vec<u8>> = Vec::new();
         let mut place = |token: &[u8], place: &Place, headers: &mut Headers| match place {
-            Place::Header { location, upper } => {
+            Place::Header { location, style } => {
                 let (name, prefix) = locations[usize::from(*location) % locations.len()];
-                let prefix = if *upper {
-                    prefix.to_uppercase()
-                } else {
-                    prefix.to_owned()
-                };
+                let prefix = PREFIXES[usize::from(*style) % PREFIXES.len()](prefix);
                 let mut value = prefix.into_bytes();
                 value.extend_from_slice(token);
                 headers.push((name.to_owned(), value));
@@ -518,10 +526,10 @@ impl RequestRecipe {
         }
         let mut names: Vec<&str> = model.owned_headers();
         names.extend(locations.iter().map(|(n, _)| *n));
+        // Never a second `:method`: Envoy's requests have exactly one.
         names.extend([
             "x-other",
             "cookie",
-            ":method",
             "origin",
             "access-control-request-method",
         ]);
