@@ -260,3 +260,88 @@ fn only_a_tokenless_options_request_passes_as_a_preflight() {
     let why = check_allowed(&case(c, &sent, "orders_cluster", "cors_preflight"), plan).unwrap_err();
     assert!(why.contains("bypass_cors_preflight off"), "{why}");
 }
+
+/// Findings of the cookie oracle, replayed: a second token next to the one the filter checks,
+/// in a form a lenient upstream reads and the filter did not, must not pass.
+#[test]
+fn past_findings_are_refused() {
+    let setup = &setups()[D];
+    let token = broad(setup);
+    let forged = OuterRecipe {
+        token: TokenRecipe {
+            signer: Signer::Unsigned,
+            ..template(0)
+        },
+        embedded: vec![],
+        raw_embedded: None,
+    }
+    .build(&setup.model);
+    let cases = [
+        // The fuzzer's first: `Bearer<TAB>` is no `Bearer ` prefix, so the filter checked the
+        // query token and passed the authorization header on, which the upstream may read.
+        vec![
+            (":path".to_owned(), format!("/orders?access_token={token}")),
+            ("authorization".to_owned(), format!("Bearer\t{forged}")),
+        ],
+        vec![
+            (":path".to_owned(), "/orders".to_owned()),
+            ("authorization".to_owned(), format!("bearer\u{a0}{forged}")),
+            ("cookie".to_owned(), format!("access_token={token}")),
+        ],
+        // Two authorization headers, joined by Envoy.
+        vec![
+            (":path".to_owned(), "/orders".to_owned()),
+            (
+                "authorization".to_owned(),
+                format!("Basic eDp5,Bearer {forged}"),
+            ),
+            ("cookie".to_owned(), format!("access_token={token}")),
+        ],
+        // A cookie only a comma-splitting parser sees.
+        vec![
+            (":path".to_owned(), "/orders".to_owned()),
+            ("authorization".to_owned(), format!("Bearer {token}")),
+            (
+                "cookie".to_owned(),
+                format!("theme=dark, access_token={forged}"),
+            ),
+        ],
+    ];
+    let mut passed = Vec::new();
+    for (index, sent) in cases.into_iter().enumerate() {
+        let sent: Headers = sent.into_iter().map(|(n, v)| (n, v.into_bytes())).collect();
+        // The oracle refuses each as passed unchanged: the model reads the second token.
+        let unchanged = check_allowed(
+            &case(setup, &sent, "web_cluster", "allowed"),
+            &HeaderPlan::default(),
+        );
+        if !unchanged
+            .as_ref()
+            .is_err_and(|why| why.starts_with("(a) the upstream sees 2"))
+        {
+            passed.push(format!("{index}: the oracle says {unchanged:?}"));
+        }
+        let decision = decide(setup, &sent, "web_cluster");
+        if let Verdict::Allow(plan) = &decision.verdict {
+            let why = check_allowed(&case(setup, &sent, "web_cluster", "allowed"), plan);
+            passed.push(format!("{index} passed, the oracle says {why:?}"));
+        }
+        // And as a preflight, without the checked token, it is no preflight either.
+        let mut preflight: Headers = sent
+            .iter()
+            .filter(|(n, v)| !v.windows(token.len()).any(|w| w == token.as_bytes()) || n == ":path")
+            .cloned()
+            .collect();
+        preflight[0].1 = b"/orders".to_vec();
+        preflight.extend(headers(&[
+            (":method", "OPTIONS"),
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "POST"),
+        ]));
+        let decision = decide(setup, &preflight, "web_cluster");
+        if decision.facts.outcome.name() == "cors_preflight" {
+            passed.push(format!("{index} passed as a preflight"));
+        }
+    }
+    assert!(passed.is_empty(), "{passed:#?}");
+}
