@@ -2,7 +2,7 @@
 //! by code (nothing is committed as a blob): `cargo run --release --example seeds -- <dir>` fills
 //! `<dir>/{token,jwks,revocation,config,decision}/`. The structured targets start from validly
 //! signed inputs by construction; the decision target gets a few inputs all the same, for paths
-//! random bytes reach rarely: a token in a cookie (allowed, and stripped) and a CORS
+//! random bytes reach rarely: a token in a cookie (allowed, narrowed, stripped) and a CORS
 //! preflight. Arbitrary has no encoder, so they are found by decoding seeded random bytes.
 
 use std::fs;
@@ -108,15 +108,17 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-/// The outcome the decision target gives an input, as it decodes and runs it.
-fn outcome(bytes: &[u8]) -> Option<(RequestRecipe, &'static str)> {
+/// The setup and outcome the decision target gives an input, as it decodes and runs it; `None`
+/// for inputs that are not worth running (not a clean cookie token, not a tokenless OPTIONS).
+fn outcome(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
     let recipe = RequestRecipe::arbitrary_take_rest(Unstructured::new(bytes)).ok()?;
+    let clean = |t: &TokenRecipe| {
+        t.header.is_empty() && t.claims.is_empty() && matches!(t.signer, Signer::Natural)
+    };
     let cheap = match recipe.tokens.first() {
         // A clean template token in a cookie of its real name.
         Some((token, Place::Cookie { look_alike: 0, .. })) => {
-            token.token.header.is_empty()
-                && token.token.claims.is_empty()
-                && matches!(token.token.signer, Signer::Natural)
+            clean(&token.token) && token.embedded.iter().all(|(_, t)| clean(t))
         }
         Some(_) => false,
         None => matches!(recipe.method, Method::Options) && recipe.raw_tokens.is_empty(),
@@ -141,15 +143,29 @@ fn outcome(bytes: &[u8]) -> Option<(RequestRecipe, &'static str)> {
             fingerprint: false,
         },
     );
-    Some((recipe, decision.facts.outcome.name()))
+    Some((setup.model.name, decision.facts.outcome.name()))
 }
+
+/// (setup, outcome) of the decision seeds: the cookie setups' passes with the token in a cookie
+/// (as presented, narrowed with the cookie removed, refused for want of an embedded token,
+/// stripped) and a preflight.
+const DECISION_SEEDS: [(&str, &str); 7] = [
+    ("D", "allowed"),
+    ("D", "narrowed"),
+    ("D", "embedded_missing"),
+    ("D", "cors_preflight"),
+    ("E", "allowed"),
+    ("E", "narrowed"),
+    ("E", "stripped"),
+];
 
 fn decision_seeds(out: &Path) -> std::io::Result<usize> {
     let mut rng = ChaCha8Rng::seed_from_u64(6265);
-    let mut wanted = vec!["allowed", "stripped", "cors_preflight"];
+    let mut wanted = DECISION_SEEDS.to_vec();
     let mut count = 0;
     let mut bytes = vec![0u8; 600];
-    for _ in 0..2_000_000 {
+    let setup_count = u8::try_from(setups().len()).expect("few setups");
+    for _ in 0..3_000_000 {
         if wanted.is_empty() {
             break;
         }
@@ -162,17 +178,17 @@ fn decision_seeds(out: &Path) -> std::io::Result<usize> {
                 _ => rng.next_u32().to_le_bytes()[0],
             };
         }
-        let Some((recipe, name)) = outcome(&bytes) else {
-            continue;
-        };
-        let from_cookie = !recipe.tokens.is_empty();
-        if let Some(at) = wanted
-            .iter()
-            .position(|w| *w == name && (from_cookie || name == "cors_preflight"))
-        {
-            write(out, "decision", name, &bytes)?;
-            wanted.remove(at);
-            count += 1;
+        // The first byte picks the setup: a clean request is tried under each.
+        for setup in 0..setup_count {
+            bytes[0] = setup;
+            let Some(found) = outcome(&bytes) else {
+                break;
+            };
+            if let Some(at) = wanted.iter().position(|w| *w == found) {
+                write(out, "decision", &format!("{}-{}", found.0, found.1), &bytes)?;
+                wanted.remove(at);
+                count += 1;
+            }
         }
     }
     if !wanted.is_empty() {
