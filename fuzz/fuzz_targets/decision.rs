@@ -1,8 +1,9 @@
 //! The whole decision under realistic configs, with an oracle: every allowed request must carry
 //! exactly one token that the oracle's independent verifier accepts for the right issuer,
-//! audience and (at the edge) lifetime, the broad token gone where narrowing applies, owned
-//! headers only as the filter set them; refusals strip client copies of owned headers; and a
-//! warm cache decides exactly as a cold one.
+//! audience and (at the edge) lifetime, the broad token gone where narrowing applies (a cookie
+//! that carried it leaves with it, the other cookies stay), owned headers only as the filter set
+//! them; a CORS preflight passes only tokenless and as one; refusals strip client copies of owned
+//! headers; and a warm cache decides exactly as a cold one.
 #![no_main]
 
 use jwt_relay::request::cache::TokenCache;
@@ -52,6 +53,7 @@ fuzz_target!(|recipe: RequestRecipe| {
         cluster: built.cluster.as_deref(),
         internal: model_role_internal(&setup.model, built.role.as_deref()),
         now: built.now,
+        outcome: cold.facts.outcome.name(),
     };
     let verdict = match &cold.verdict {
         Verdict::Allow(plan) => check_allowed(&case, plan),

@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
             cluster: Some("web_cluster"),
             internal: false,
             now: jwt_relay_fuzz::model::NOW,
+            outcome: decision.facts.outcome.name(),
         };
         if let Err(why) = check_allowed(&case, plan) {
             panic!("oracle: {why}");

@@ -36,6 +36,8 @@ pub struct ModelProvider {
     /// (header name, value prefix)
     pub headers: Vec<(&'static str, &'static str)>,
     pub params: Vec<&'static str>,
+    /// Cookie names (`from_cookies`).
+    pub cookies: Vec<&'static str>,
     pub skew: i64,
     pub require_exp: bool,
     pub max_lifetime: Option<i64>,
@@ -68,6 +70,8 @@ pub struct Model {
     pub claim_headers: Vec<(&'static str, &'static str)>,
     pub revocation: Option<ModelRevocation>,
     pub cache: (usize, usize),
+    /// `bypass_cors_preflight` (the filter's default is on).
+    pub bypass_cors_preflight: bool,
 }
 
 /// Where a token was found, in the model's terms.
@@ -75,6 +79,8 @@ pub struct Model {
 pub enum ModelLoc {
     Header(String),
     Param(String),
+    /// The configured cookie name (a look-alike cookie is read as this one).
+    Cookie(String),
 }
 
 impl ModelProvider {
@@ -82,6 +88,7 @@ impl ModelProvider {
         match location {
             ModelLoc::Header(name) => self.headers.iter().any(|(h, _)| h == name),
             ModelLoc::Param(name) => self.params.iter().any(|p| p == name),
+            ModelLoc::Cookie(name) => self.cookies.iter().any(|c| c == name),
         }
     }
 
@@ -127,6 +134,19 @@ impl Model {
         out
     }
 
+    /// Every cookie name a token is read from, each once.
+    pub fn cookies(&self) -> Vec<&'static str> {
+        let mut out: Vec<&str> = Vec::new();
+        for p in &self.providers {
+            for c in &p.cookies {
+                if !out.contains(c) {
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
+
     pub fn is_token_header(&self, name: &str) -> bool {
         self.header_locations().iter().any(|(h, _)| *h == name)
     }
@@ -153,6 +173,7 @@ impl Model {
                     "algorithms": p.algs,
                     "from_headers": p.headers.iter().map(|(n, prefix)| json!({"name": n, "value_prefix": prefix})).collect::<Vec<_>>(),
                     "from_params": p.params,
+                    "from_cookies": p.cookies,
                     "clock_skew_seconds": p.skew,
                     "require_expiration": p.require_exp,
                     "required_claims": p.required_claims,
@@ -195,6 +216,10 @@ impl Model {
             "cache": {"max_entries": self.cache.0, "max_bytes": self.cache.1},
             "filter_state": {"outcome": true, "claims": ["sub", "exp", "embedded_tokens"]},
         });
+        // Left to its default when on, so that the default is what is fuzzed.
+        if !self.bypass_cors_preflight {
+            config["bypass_cors_preflight"] = json!(false);
+        }
         if let Some(r) = &self.revocation {
             config["revocation"] = json!({
                 "cluster": "idp", "path": "/revocations", "claim": r.claim,
@@ -242,6 +267,7 @@ fn provider(
         has_remote_jwks: false,
         headers: vec![("authorization", "Bearer ")],
         params: vec![],
+        cookies: vec![],
         skew: 60,
         require_exp: true,
         max_lifetime: None,
@@ -318,6 +344,7 @@ fn model_a() -> Model {
             allow_unavailable: false,
         }),
         cache: (1024, 4 * 1024 * 1024),
+        bypass_cors_preflight: true,
     }
 }
 
@@ -364,6 +391,7 @@ fn model_b() -> Model {
             allow_unavailable: false,
         }),
         cache: (2, 4096),
+        bypass_cors_preflight: true,
     }
 }
 
@@ -378,7 +406,33 @@ fn model_c() -> Model {
         r.installed = false;
         r.allow_unavailable = true;
     }
+    c.bypass_cors_preflight = false;
     c
+}
+
+/// D: A at the edge with tokens in cookies too: `idp` reads `authorization` and the cookie
+/// `access_token` (also its query parameter's name), `remote` the cookie `session_at` only, so
+/// a narrowed or refused cookie token must leave with the broad token (narrowing denies here).
+fn model_d() -> Model {
+    let mut d = model_a();
+    d.name = "D";
+    d.providers[0].cookies = vec!["access_token"];
+    let remote = &mut d.providers[3];
+    remote.headers = vec![];
+    remote.params = vec![];
+    remote.cookies = vec!["session_at"];
+    d
+}
+
+/// E: B (internal, narrowing that strips, a forward header of its own, a tiny cache) with the
+/// `idp` token in the cookie `at` as well, and `hs` in the cookie `token` (also a query
+/// parameter of `idp`'s).
+fn model_e() -> Model {
+    let mut e = model_b();
+    e.name = "E";
+    e.providers[0].cookies = vec!["at"];
+    e.providers[1].cookies = vec!["token"];
+    e
 }
 
 pub struct Setup {
@@ -421,5 +475,13 @@ fn setup(model: Model) -> Setup {
 
 pub fn setups() -> &'static [Setup] {
     static SETUPS: OnceLock<Vec<Setup>> = OnceLock::new();
-    SETUPS.get_or_init(|| vec![setup(model_a()), setup(model_b()), setup(model_c())])
+    SETUPS.get_or_init(|| {
+        vec![
+            setup(model_a()),
+            setup(model_b()),
+            setup(model_c()),
+            setup(model_d()),
+            setup(model_e()),
+        ]
+    })
 }

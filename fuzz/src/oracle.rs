@@ -55,14 +55,27 @@ fn starts_with_ignore_case(value: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// The token after a `Bearer` scheme, as a lenient upstream reads it: the scheme in any case,
-/// then any run of spaces or tabs.
+/// then any run of whitespace or control characters (a split on Unicode whitespace).
 fn after_bearer(value: &[u8]) -> Option<&[u8]> {
     if !starts_with_ignore_case(value, b"bearer") {
         return None;
     }
     let rest = &value[6..];
-    let trimmed = rest.trim_ascii_start();
-    (trimmed.len() < rest.len()).then_some(trimmed)
+    let mut at = 0;
+    while at < rest.len() {
+        let width = (1..=4.min(rest.len() - at))
+            .find(|&w| std::str::from_utf8(&rest[at..at + w]).is_ok())
+            .unwrap_or(1);
+        let blank = std::str::from_utf8(&rest[at..at + width])
+            .ok()
+            .and_then(|c| c.chars().next())
+            .is_some_and(|c| c.is_whitespace() || c.is_control());
+        if !blank {
+            break;
+        }
+        at += width;
+    }
+    (at > 0).then_some(&rest[at..])
 }
 
 /// Every token the model finds in a request: each copy of a token header carrying one (a
@@ -105,7 +118,18 @@ pub fn tokens_in(model: &Model, headers: &Headers, forward_too: bool) -> Vec<Fou
                 // Anything in an owned header or a prefix-less token header counts.
                 Some(after_bearer(value).unwrap_or(value))
             } else if prefixes.iter().any(|p| p.eq_ignore_ascii_case("bearer ")) {
-                after_bearer(value)
+                match after_bearer(value) {
+                    Some(token) => Some(token),
+                    None => {
+                        // Envoy's joined copies (`Basic x,Bearer t`): a bearer token after a comma.
+                        for piece in value.split(|&b| b == b',').skip(1) {
+                            if let Some(token) = after_bearer(piece.trim_ascii_start()) {
+                                push(ModelLoc::Header(name.to_string()), token);
+                            }
+                        }
+                        None
+                    }
+                }
             } else {
                 prefixes
                     .iter()
@@ -143,7 +167,88 @@ pub fn tokens_in(model: &Model, headers: &Headers, forward_too: bool) -> Vec<Fou
             }
         }
     }
+    let cookies = model.cookies();
+    if !cookies.is_empty() {
+        for pair in cookie_pairs(headers) {
+            if let Some(name) = cookie_token_name(&cookies, pair) {
+                found.push(Found {
+                    loc: ModelLoc::Cookie(name.to_owned()),
+                    text: String::from_utf8_lossy(cookie_value(pair)).into_owned(),
+                });
+            }
+        }
+    }
     found
+}
+
+/// Every cookie pair of every `cookie` header, as the loosest upstream splits them: on `;` and
+/// on `,` (RFC 2965 and old servlet parsers), trimmed, empty ones skipped.
+pub fn cookie_pairs(headers: &Headers) -> Vec<&[u8]> {
+    headers
+        .iter()
+        .filter(|(n, _)| n == "cookie")
+        .flat_map(|(_, v)| v.split(|&b| b == b';' || b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|pair| !pair.is_empty())
+        .collect()
+}
+
+/// A cookie name as any framework might read it: `+` as space, percent-decoded, case-folded,
+/// letters and digits only.
+fn reduce_cookie_name(raw: &[u8]) -> String {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let decoded: Vec<u8> = percent_decode(&spaced).collect();
+    String::from_utf8_lossy(&decoded)
+        .chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// The configured cookie name a pair is read as, if any.
+fn cookie_token_name(cookies: &[&'static str], pair: &[u8]) -> Option<&'static str> {
+    let name = match pair.iter().position(|&b| b == b'=') {
+        Some(eq) => &pair[..eq],
+        None => pair,
+    };
+    let reduced = reduce_cookie_name(name.trim_ascii());
+    cookies
+        .iter()
+        .find(|c| reduce_cookie_name(c.as_bytes()) == reduced)
+        .copied()
+}
+
+/// A cookie's value: after the first `=`, trimmed, without surrounding double quotes.
+fn cookie_value(pair: &[u8]) -> &[u8] {
+    let value = match pair.iter().position(|&b| b == b'=') {
+        Some(eq) => pair[eq + 1..].trim_ascii(),
+        None => &pair[pair.len()..],
+    };
+    value
+        .strip_prefix(b"\"")
+        .and_then(|inner| inner.strip_suffix(b"\""))
+        .unwrap_or(value)
+}
+
+/// The cookie pairs of a request that the model does not read as a token, in order.
+fn other_cookies<'h>(model: &Model, headers: &'h Headers) -> Vec<&'h [u8]> {
+    let cookies = model.cookies();
+    cookie_pairs(headers)
+        .into_iter()
+        .filter(|pair| cookie_token_name(&cookies, pair).is_none())
+        .collect()
+}
+
+fn cookie_headers(headers: &Headers) -> Vec<&[u8]> {
+    headers
+        .iter()
+        .filter(|(n, _)| n == "cookie")
+        .map(|(_, v)| v.as_slice())
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -377,12 +482,17 @@ pub struct Case<'a> {
     pub cluster: Option<&'a str>,
     pub internal: bool,
     pub now: i64,
+    /// The decision's outcome name (`allowed`, `narrowed`, `cors_preflight`, …).
+    pub outcome: &'a str,
 }
 
 /// Checks an allowed request; returns what is wrong.
 pub fn check_allowed(case: &Case<'_>, plan: &HeaderPlan) -> Result<(), String> {
     let model = case.model;
     let upstream = apply_plan(case.headers, plan);
+    if case.outcome == "cors_preflight" {
+        return check_preflight(case, &upstream);
+    }
     let up = tokens_in(model, &upstream, true);
     let target = case.cluster.and_then(|c| model.audience_of(c));
     let verify_outer = |found: &Found| {
@@ -404,6 +514,8 @@ pub fn check_allowed(case: &Case<'_>, plan: &HeaderPlan) -> Result<(), String> {
             up
         ));
     }
+    // Where the outer token that was narrowed or stripped came from.
+    let mut carrier_loc: Option<ModelLoc> = None;
     let effective: Option<Verified> = match (target, up.first()) {
         (None, Some(t)) => {
             let verified = verify_outer(t)
@@ -447,6 +559,7 @@ pub fn check_allowed(case: &Case<'_>, plan: &HeaderPlan) -> Result<(), String> {
             if upstream_mentions(model, &upstream, &o.text) {
                 return Err("(e) the broad token still reaches the upstream".into());
             }
+            carrier_loc = Some(o.loc.clone());
             Some(inner)
         }
         (None, None) => {
@@ -460,7 +573,7 @@ pub fn check_allowed(case: &Case<'_>, plan: &HeaderPlan) -> Result<(), String> {
                     "(a) allowed for {aud} with no token upstream, but on_missing_embedded is deny"
                 ));
             }
-            let stripped = original.iter().any(|o| {
+            let stripped = original.iter().find(|o| {
                 verify_outer(o).is_ok_and(|outer| {
                     !upstream_mentions(model, &upstream, &o.text)
                         && match outer.claims.get(model.embedded_claim) {
@@ -470,14 +583,43 @@ pub fn check_allowed(case: &Case<'_>, plan: &HeaderPlan) -> Result<(), String> {
                         }
                 })
             });
-            if !stripped {
+            let Some(o) = stripped else {
                 return Err(format!(
                     "(a) stripped for {aud}, but no valid outer token without an {aud} token was sent; original tokens: {original:?}"
                 ));
-            }
+            };
+            carrier_loc = Some(o.loc.clone());
             None
         }
     };
+    // (g) cookies: the one that carried a narrowed or stripped token leaves with it, every other
+    // pair stays, in order; otherwise the cookie headers travel on untouched.
+    if let Some(ModelLoc::Cookie(name)) = &carrier_loc {
+        let left: Vec<Found> = tokens_in(model, &upstream, false)
+            .into_iter()
+            .filter(|f| matches!(f.loc, ModelLoc::Cookie(_)))
+            .collect();
+        if !left.is_empty() {
+            return Err(format!(
+                "(g) the broad token came from the cookie {name}, yet the upstream's cookies still hold tokens: {left:?}"
+            ));
+        }
+        let before = other_cookies(model, case.headers);
+        let after = other_cookies(model, &upstream);
+        if before != after {
+            return Err(format!(
+                "(g) the other cookies changed: sent {:?}, upstream {:?}",
+                lossy_all(&before),
+                lossy_all(&after)
+            ));
+        }
+    } else if cookie_headers(case.headers) != cookie_headers(&upstream) {
+        return Err(format!(
+            "(g) no cookie carried the token, yet the cookie headers changed: sent {:?}, upstream {:?}",
+            lossy_all(&cookie_headers(case.headers)),
+            lossy_all(&cookie_headers(&upstream))
+        ));
+    }
     // (f) owned headers: what the filter set from the forwarded token, or nothing.
     for (claim, header) in &model.claim_headers {
         let copies: Vec<String> = upstream
@@ -498,6 +640,65 @@ pub fn check_allowed(case: &Case<'_>, plan: &HeaderPlan) -> Result<(), String> {
                 "(f) owned header {header} reaches the upstream as {copies:?}; the token says {expected:?}"
             ));
         }
+    }
+    Ok(())
+}
+
+fn lossy_all(values: &[&[u8]]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect()
+}
+
+/// (p) A request passed as a CORS preflight: the bypass is on, it carries no token the model
+/// finds anywhere, `:method` is exactly `OPTIONS`, `origin` and `access-control-request-method`
+/// are there and non-empty, and the upstream gets no owned header and no token.
+fn check_preflight(case: &Case<'_>, upstream: &Headers) -> Result<(), String> {
+    let model = case.model;
+    if !model.bypass_cors_preflight {
+        return Err("(p) passed as a CORS preflight with bypass_cors_preflight off".into());
+    }
+    let original = tokens_in(model, case.headers, false);
+    if !original.is_empty() {
+        return Err(format!(
+            "(p) passed as a CORS preflight, yet the request carries tokens: {original:?}"
+        ));
+    }
+    let methods: Vec<&[u8]> = case
+        .headers
+        .iter()
+        .filter(|(n, _)| n == ":method")
+        .map(|(_, v)| v.as_slice())
+        .collect();
+    if methods.is_empty() || methods.iter().any(|m| *m != b"OPTIONS") {
+        return Err(format!(
+            "(p) passed as a CORS preflight with :method {:?}",
+            lossy_all(&methods)
+        ));
+    }
+    for name in ["origin", "access-control-request-method"] {
+        if !case.headers.iter().any(|(n, v)| n == name && !v.is_empty()) {
+            return Err(format!(
+                "(p) passed as a CORS preflight without a non-empty {name}"
+            ));
+        }
+    }
+    for owned in model.owned_headers() {
+        if upstream.iter().any(|(n, _)| n == owned) {
+            return Err(format!(
+                "(p) a CORS preflight passed with the owned header {owned}"
+            ));
+        }
+    }
+    let up = tokens_in(model, upstream, true);
+    if !up.is_empty() {
+        return Err(format!(
+            "(p) a CORS preflight reaches the upstream with tokens: {up:?}"
+        ));
+    }
+    if cookie_headers(case.headers) != cookie_headers(upstream) {
+        return Err("(p) a CORS preflight's cookie headers changed".into());
     }
     Ok(())
 }

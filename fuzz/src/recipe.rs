@@ -290,8 +290,8 @@ impl OuterRecipe {
 
 #[derive(Arbitrary, Debug, Clone)]
 pub enum Place {
-    /// The n-th header location of the model, with its prefix (or a case variant of it).
-    Header { location: u8, upper: bool },
+    /// The n-th header location of the model, with its prefix or a variant of it (`PREFIXES`).
+    Header { location: u8, style: u8 },
     /// A query parameter: the n-th configured name, or a look-alike of it.
     Param {
         name: u8,
@@ -300,7 +300,68 @@ pub enum Place {
     },
     /// The forward header, whatever its role.
     Forward,
+    /// A cookie: the n-th configured cookie name (or `access_token` where none is), a look-alike
+    /// of it or an unrelated name, its value quoted or not, in a cookie header of its own or
+    /// joined to the last one.
+    Cookie {
+        name: u8,
+        look_alike: u8,
+        quote: bool,
+        join: Join,
+    },
 }
+
+/// How a cookie joins the request's cookie headers.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum Join {
+    /// A `cookie` header of its own (HTTP/2 may send one per cookie).
+    Header,
+    /// Appended to the last `cookie` header with `; `.
+    Semicolon,
+    /// Appended with `,` (a pair only comma-splitting parsers see).
+    Comma,
+    /// Appended with `;` and no space.
+    Tight,
+}
+
+/// Names some framework reads as the cookie `n`, and two no framework does.
+const COOKIE_LOOK_ALIKES: [fn(&str) -> String; 12] = [
+    |n| n.to_owned(),
+    |n| format!(" {n} "),
+    |n| n.to_uppercase(),
+    |n| n.replace('_', "%5F"),
+    |n| n.replace('_', "."),
+    |n| n.replace('_', "+"),
+    |n| format!("{n}[]"),
+    |n| n.replace('s', "\u{17f}"),
+    |n| format!("{}%{:02X}{}", &n[..1], n.as_bytes()[1], &n[2..]),
+    |n| format!("\"{n}\""),
+    |n| format!("{n}x"),
+    |n| format!("x{n}"),
+];
+
+#[derive(Arbitrary, Debug, Clone)]
+pub enum Method {
+    Get,
+    Options,
+    /// Methods are case-sensitive: `options` is not a preflight.
+    LowerOptions,
+    Post,
+    Missing,
+    Raw(Vec<u8>),
+}
+
+/// The configured prefix, twice as often as each variant: another case, or the scheme followed by
+/// other whitespace than one space (what a lenient upstream still reads as a bearer token).
+const PREFIXES: [fn(&str) -> String; 7] = [
+    |p| p.to_owned(),
+    |p| p.to_owned(),
+    |p| p.to_uppercase(),
+    |p| p.to_lowercase(),
+    |p| p.replace(' ', "\t"),
+    |p| p.replace(' ', "  "),
+    |p| p.trim_end().to_owned(),
+];
 
 const LOOK_ALIKES: [fn(&str) -> String; 9] = [
     |n| n.to_owned(),
@@ -335,6 +396,38 @@ pub struct RequestRecipe {
     pub cluster: Option<u8>,
     pub clock: i16,
     pub twice: bool,
+    /// Raw cookies: (name as for `Place::Cookie`, look-alike, value bytes, join).
+    pub cookies: Vec<(u8, u8, Vec<u8>, Join)>,
+    pub method: Method,
+    pub origin: Option<Vec<u8>>,
+    /// `access-control-request-method`.
+    pub acrm: Option<Vec<u8>>,
+}
+
+/// Adds one `name=value` cookie to the request's cookie headers.
+fn add_cookie(jar: &mut Vec<Vec<u8>>, pair: Vec<u8>, join: Join) {
+    let separator: &[u8] = match join {
+        Join::Header => b"",
+        Join::Semicolon => b"; ",
+        Join::Comma => b", ",
+        Join::Tight => b";",
+    };
+    match jar.last_mut() {
+        Some(last) if !separator.is_empty() => {
+            last.extend_from_slice(separator);
+            last.extend_from_slice(&pair);
+        }
+        _ => jar.push(pair),
+    }
+}
+
+fn cookie_name(model: &Model, name: u8, look_alike: u8) -> String {
+    let cookies = model.cookies();
+    let base = cookies
+        .get(usize::from(name) % cookies.len().max(1))
+        .copied()
+        .unwrap_or("access_token");
+    COOKIE_LOOK_ALIKES[usize::from(look_alike) % COOKIE_LOOK_ALIKES.len()](base)
 }
 
 /// One request, as the host would gather it.
@@ -351,14 +444,11 @@ impl RequestRecipe {
         let mut query: Vec<String> = Vec::new();
         let locations = model.header_locations();
         let params = model.params();
+        let mut jar: Vec<Vec<u8>> = Vec::new();
         let mut place = |token: &[u8], place: &Place, headers: &mut Headers| match place {
-            Place::Header { location, upper } => {
+            Place::Header { location, style } => {
                 let (name, prefix) = locations[usize::from(*location) % locations.len()];
-                let prefix = if *upper {
-                    prefix.to_uppercase()
-                } else {
-                    prefix.to_owned()
-                };
+                let prefix = PREFIXES[usize::from(*style) % PREFIXES.len()](prefix);
                 let mut value = prefix.into_bytes();
                 value.extend_from_slice(token);
                 headers.push((name.to_owned(), value));
@@ -386,6 +476,23 @@ impl RequestRecipe {
                 value.extend_from_slice(token);
                 headers.push((model.forward_header.to_owned(), value));
             }
+            Place::Cookie {
+                name,
+                look_alike,
+                quote,
+                join,
+            } => {
+                let mut pair = cookie_name(model, *name, *look_alike).into_bytes();
+                pair.push(b'=');
+                if *quote {
+                    pair.push(b'"');
+                }
+                pair.extend_from_slice(token);
+                if *quote {
+                    pair.push(b'"');
+                }
+                add_cookie(&mut jar, pair, *join);
+            }
         };
         for (recipe, at) in self.tokens.iter().take(3) {
             place(recipe.build(model).as_bytes(), at, &mut headers);
@@ -393,9 +500,39 @@ impl RequestRecipe {
         for (raw, at) in self.raw_tokens.iter().take(2) {
             place(raw, at, &mut headers);
         }
+        for (name, look_alike, value, join) in self.cookies.iter().take(4) {
+            let mut pair = cookie_name(model, *name, *look_alike).into_bytes();
+            pair.push(b'=');
+            pair.extend_from_slice(value);
+            add_cookie(&mut jar, pair, *join);
+        }
+        headers.extend(jar.into_iter().map(|value| ("cookie".to_owned(), value)));
+        let method: Option<&[u8]> = match &self.method {
+            Method::Get => Some(b"GET"),
+            Method::Options => Some(b"OPTIONS"),
+            Method::LowerOptions => Some(b"options"),
+            Method::Post => Some(b"POST"),
+            Method::Missing => None,
+            Method::Raw(raw) => Some(raw),
+        };
+        if let Some(method) = method {
+            headers.push((":method".to_owned(), method.to_vec()));
+        }
+        if let Some(origin) = &self.origin {
+            headers.push(("origin".to_owned(), origin.clone()));
+        }
+        if let Some(acrm) = &self.acrm {
+            headers.push(("access-control-request-method".to_owned(), acrm.clone()));
+        }
         let mut names: Vec<&str> = model.owned_headers();
         names.extend(locations.iter().map(|(n, _)| *n));
-        names.push("x-other");
+        // Never a second `:method`: Envoy's requests have exactly one.
+        names.extend([
+            "x-other",
+            "cookie",
+            "origin",
+            "access-control-request-method",
+        ]);
         for (which, value) in self.headers.iter().take(4) {
             let name = names[usize::from(*which) % names.len()];
             headers.push((name.to_owned(), value.clone()));

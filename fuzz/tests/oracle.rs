@@ -56,6 +56,7 @@ fn case<'a>(setup: &'a Setup, headers: &'a Headers, cluster: &'a str) -> Case<'a
         cluster: Some(cluster),
         internal: setup.model.role_internal,
         now: NOW,
+        outcome: "allowed",
     }
 }
 

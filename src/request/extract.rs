@@ -55,6 +55,19 @@ pub fn extract<'r>(
                         return Err(ExtractError::Ambiguous);
                     }
                     record(Cow::Borrowed(non_empty(token)?), location)?;
+                } else if let Some(part) = value
+                    .split(',')
+                    .position(|part| loose_scheme(part.trim_start_matches([' ', '\t']), prefix))
+                {
+                    // Not this prefix, yet a lenient upstream reads a token after the scheme:
+                    // `Bearer<TAB>t`, `bearer<NBSP>t`, or one of Envoy's joined copies
+                    // (`Basic x,Bearer t`). Never let it pass unchecked beside another token, on
+                    // a preflight or where a token may be missing.
+                    return Err(if part == 0 {
+                        ExtractError::Malformed
+                    } else {
+                        ExtractError::Ambiguous
+                    });
                 }
             }
             Location::Param(name) => {
@@ -133,12 +146,21 @@ fn cookie_value(cookie: &str) -> &str {
 }
 
 /// Cookie names are exact (RFC 6265), but frameworks decode and fold them (PHP turns `.` into
-/// `_` and url-decodes): a cookie one of them reads as the token's is a second token.
+/// `_` and url-decodes): a cookie one of them reads as the token's is a second token. Parsers
+/// of RFC 2965 cookies (Java's `HttpCookie`, older servlet containers) split on `,` as well:
+/// to them `theme=dark, at=x` holds a second cookie, the token's.
 fn cookie_match(cookie: &str, name: &str) -> ParamMatch {
-    let raw_name = split_pair(cookie).0.trim_matches([' ', '\t']);
+    let wanted = skeleton(name);
+    let mut segments = cookie.split(',');
+    let raw_name = split_pair(segments.next().unwrap_or_default())
+        .0
+        .trim_matches([' ', '\t']);
+    if segments.any(|segment| skeleton(split_pair(segment).0) == wanted) {
+        return ParamMatch::LookAlike;
+    }
     if raw_name == name {
         ParamMatch::Exact
-    } else if skeleton(raw_name) == skeleton(name) {
+    } else if skeleton(raw_name) == wanted {
         ParamMatch::LookAlike
     } else {
         ParamMatch::Other
@@ -152,6 +174,19 @@ pub fn remove_cookie(headers: &[(String, Vec<u8>)], name: &str) -> Option<String
         .filter(|cookie| cookie_match(cookie, name) == ParamMatch::Other)
         .collect();
     (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// Whether `value` starts with the scheme of `prefix` (`Bearer` of `Bearer `), in any case, then
+/// any whitespace or control character: what a parser that splits on whitespace reads as that
+/// scheme and a credential.
+fn loose_scheme(value: &str, prefix: &str) -> bool {
+    let scheme = prefix.trim_end_matches(' ');
+    if scheme.is_empty() || scheme.len() == prefix.len() {
+        return false;
+    }
+    strip_prefix_ignore_case(value, scheme)
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(|next| next.is_whitespace() || next.is_control())
 }
 
 fn strip_prefix_ignore_case<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
@@ -320,6 +355,58 @@ mod tests {
     }
 
     #[test]
+    fn a_scheme_a_lenient_upstream_reads_is_never_passed_over() {
+        let locations = [bearer(), Location::Cookie("at".into())];
+        let cookie: (&str, &[u8]) = ("cookie", b"at=a.b.c");
+        for value in [
+            &b"Bearer\tx.y.z"[..],
+            b"bearer\x0bx.y.z",
+            b"BEARER\x1fx.y.z",
+            "Bearer\u{a0}x.y.z".as_bytes(),
+            "Bearer\u{3000}x.y.z".as_bytes(),
+            b"Bearer\t",
+        ] {
+            for h in [
+                headers(&[("authorization", value)]),
+                headers(&[("authorization", value), cookie]),
+            ] {
+                assert_eq!(
+                    extract(&h, "/", &locations),
+                    Err(ExtractError::Malformed),
+                    "{value:?}"
+                );
+            }
+        }
+        // Envoy joins a repeated authorization header: a bearer token after a comma is a second
+        // credential.
+        for value in [
+            &b"Basic eDp5,Bearer x.y.z"[..],
+            b"Basic eDp5, bearer\tx.y.z",
+        ] {
+            let h = headers(&[("authorization", value), cookie]);
+            assert_eq!(
+                extract(&h, "/", &locations),
+                Err(ExtractError::Ambiguous),
+                "{value:?}"
+            );
+        }
+        // Other schemes, and words that only begin like the scheme, are no token.
+        for value in [
+            &b"Basic eDp5"[..],
+            b"Bearer",
+            b"BearerX",
+            b"Bearers x",
+            b"Digest realm=\"a, bearer\", nonce=\"1\"",
+        ] {
+            let h = headers(&[("authorization", value), cookie]);
+            let found = extract(&h, "/", &locations).unwrap().unwrap();
+            assert_eq!(found.token, "a.b.c", "{value:?}");
+        }
+        // A prefix-less header has no scheme to be lenient about.
+        assert!(!loose_scheme("x y", ""));
+    }
+
+    #[test]
     fn a_repeated_token_header_is_ambiguous() {
         let locations = [bearer()];
         let h = headers(&[
@@ -420,6 +507,7 @@ mod tests {
             headers(&[("cookie", b"theme=dark; at=a.b.c; lang=en")]),
             headers(&[("cookie", b"theme=dark"), ("cookie", b"at=\"a.b.c\"")]),
             headers(&[("cookie", b"  at=a.b.c ;;")]),
+            headers(&[("cookie", b"prefs=a,b,att=1; at=a.b.c")]),
         ] {
             let found = extract(&h, "/", &locations).unwrap().unwrap();
             assert_eq!(
@@ -428,7 +516,7 @@ mod tests {
             );
         }
         type Headers<'a> = &'a [(&'a str, &'a [u8])];
-        let cases: [(Headers<'_>, _); 7] = [
+        let cases: [(Headers<'_>, _); 10] = [
             (
                 &[("cookie", b"at=a.b.c; at=d.e.f")],
                 Err(ExtractError::Ambiguous),
@@ -447,6 +535,19 @@ mod tests {
                 Err(ExtractError::Ambiguous),
             ),
             (&[("cookie", b"AT=x.y.z")], Err(ExtractError::Ambiguous)),
+            // A comma-splitting parser sees a second cookie, and it is the token's.
+            (
+                &[
+                    ("cookie", b"theme=dark, at=x.y.z"),
+                    ("authorization", b"Bearer a.b.c"),
+                ],
+                Err(ExtractError::Ambiguous),
+            ),
+            (
+                &[("cookie", b"at=a.b.c; lang=en,AT=x.y.z")],
+                Err(ExtractError::Ambiguous),
+            ),
+            (&[("cookie", b"x,at=x.y.z")], Err(ExtractError::Ambiguous)),
             (&[("cookie", b"at=")], Err(ExtractError::Malformed)),
             (
                 &[("cookie", b"theme=\xff; at=a.b.c")],
