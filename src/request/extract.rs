@@ -122,17 +122,15 @@ fn cookies<'h>(headers: &'h [(String, Vec<u8>)]) -> impl Iterator<Item = Result<
         .iter()
         .filter(|(name, _)| name == "cookie")
         .flat_map(|(_, value)| {
-            let pairs: Box<dyn Iterator<Item = Result<&'h str, ()>>> =
-                match std::str::from_utf8(value) {
-                    Ok(text) => Box::new(
-                        text.split(';')
-                            .map(|pair| pair.trim_matches([' ', '\t']))
-                            .filter(|pair| !pair.is_empty())
-                            .map(Ok),
-                    ),
-                    Err(_) => Box::new(std::iter::once(Err(()))),
-                };
-            pairs
+            let text = std::str::from_utf8(value);
+            let malformed = text.is_err().then_some(Err(()));
+            text.ok()
+                .into_iter()
+                .flat_map(|text| text.split(';'))
+                .map(|pair| pair.trim_matches([' ', '\t']))
+                .filter(|pair| !pair.is_empty())
+                .map(Ok)
+                .chain(malformed)
         })
 }
 
