@@ -117,7 +117,7 @@ pub fn extract<'r>(
 /// Every `name=value` pair of every `cookie` header, in order (RFC 6265 §4.2.1: `; `-separated;
 /// HTTP/2 may split them over several headers, RFC 9113 §8.2.3). A header that is not UTF-8 is
 /// an error: a token could hide in it.
-fn cookies<'h>(headers: &'h [(String, Vec<u8>)]) -> impl Iterator<Item = Result<&'h str, ()>> {
+fn cookies(headers: &[(String, Vec<u8>)]) -> impl Iterator<Item = Result<&str, ()>> {
     headers
         .iter()
         .filter(|(name, _)| name == "cookie")
