@@ -142,7 +142,7 @@ bench: ## Benchmark against native jwt_authn with wrk (bench/run.sh); writes BEN
 # findings run first; then the seeds (made from the fixture keys by fuzz/examples/seeds.rs,
 # never committed) are written into fuzz/corpus/ (git-ignored), where the runs keep growing it.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := decision token jwks revocation config rsa_verify es256_verify
+FUZZ_TARGETS := decision token jwks revocation config rsa_verify es256_verify es384_verify
 FUZZ_FLAGS   := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 fuzz: ## Every fuzz target for FUZZ_SECONDS each (cargo-fuzz; fails on any finding)
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

@@ -374,3 +374,79 @@ pub fn check_es256(case: &Es256Case) -> Result<(), String> {
         Err(format!("ES256: filter {filter}, p256 {reference}"))
     }
 }
+
+#[derive(Arbitrary, Debug, Clone)]
+pub enum Es384SignatureInput {
+    /// Any bytes (96 decode as r ‖ s when both are in [1, n−1]; other lengths never do).
+    Raw(Vec<u8>),
+    /// An RFC 6979 signature by the case's key, then optional edits.
+    Valid {
+        /// s → n − s: the other valid signature of the same (r, message).
+        negate_s: bool,
+        swap: bool,
+        edits: Vec<(u8, u8)>,
+    },
+    /// A valid signature of one message presented for another.
+    OtherMessage(Vec<u8>),
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+pub struct Es384Case {
+    /// The secret scalar (big-endian). Out of range → a fixed key.
+    pub secret: [u8; 48],
+    pub message: Vec<u8>,
+    pub signature: Es384SignatureInput,
+}
+
+/// Runs one case on both sides: the filter's ES384 (the `p384` crate, through the JWS signature
+/// decoding the filter uses) and ring's ECDSA_P384_SHA384_FIXED (BoringSSL's arithmetic).
+pub fn check_es384(case: &Es384Case) -> Result<(), String> {
+    use jwt_compact::AlgorithmSignature as _;
+    use jwt_relay::token::es384_verify::{Es384Signature, Es384VerifyingKey};
+    use p384::ecdsa::signature::Signer as _;
+
+    let signing = p384::ecdsa::SigningKey::from_slice(&case.secret)
+        .unwrap_or_else(|_| p384::ecdsa::SigningKey::from_slice(&[0x42; 48]).expect("scalar"));
+    let point = signing.verifying_key().to_encoded_point(false);
+    let (Some(x), Some(y)) = (point.x(), point.y()) else {
+        return Err("an uncompressed point without coordinates".into());
+    };
+    let bytes: Vec<u8> = match &case.signature {
+        Es384SignatureInput::Raw(bytes) => bytes.clone(),
+        Es384SignatureInput::Valid {
+            negate_s,
+            swap,
+            edits,
+        } => {
+            let sig: p384::ecdsa::Signature = signing.sign(&case.message);
+            let (r, s) = sig.split_scalars();
+            let s = if *negate_s { -*s } else { *s };
+            let (r, s) = if *swap { (s, *r) } else { (*r, s) };
+            let mut bytes = r.to_bytes().to_vec();
+            bytes.extend_from_slice(&s.to_bytes());
+            for &(at, xor) in edits {
+                bytes[usize::from(at) % 96] ^= xor;
+            }
+            bytes
+        }
+        Es384SignatureInput::OtherMessage(other) => {
+            let sig: p384::ecdsa::Signature = signing.sign(other);
+            sig.to_bytes().to_vec()
+        }
+    };
+    let key = Es384VerifyingKey::from_coordinates(x, y)
+        .map_err(|e| format!("the filter refused a key p384 made: {e}"))?;
+    let filter = Es384Signature::try_from_slice(&bytes)
+        .is_ok_and(|signature| key.verify(&case.message, &signature));
+    let reference = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P384_SHA384_FIXED,
+        point.as_bytes(),
+    )
+    .verify(&case.message, &bytes)
+    .is_ok();
+    if filter == reference {
+        Ok(())
+    } else {
+        Err(format!("ES384: filter {filter}, ring {reference}"))
+    }
+}

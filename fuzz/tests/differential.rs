@@ -5,8 +5,9 @@
 use jwt_relay::token::es256_verify::Es256VerifyingKey;
 use jwt_relay::token::rsa_verify::{RsaVerifier, RsaVerifyingKey};
 use jwt_relay_fuzz::differential::{
-    check_es256, check_rsa, public_em, raise_to_d, rsa_keys, rsa_reference, rsa_sign, Es256Case,
-    Es256SignatureInput, RsaCase, RsaKeyInput, RsaSignatureInput, RSA_ALGS, RSA_BITS,
+    check_es256, check_es384, check_rsa, public_em, raise_to_d, rsa_keys, rsa_reference, rsa_sign,
+    Es256Case, Es256SignatureInput, Es384Case, Es384SignatureInput, RsaCase, RsaKeyInput,
+    RsaSignatureInput, RSA_ALGS, RSA_BITS,
 };
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPrivateKey};
@@ -233,4 +234,70 @@ fn hex32(hex: &str) -> [u8; 32] {
         *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
     }
     out
+}
+
+/// The ES384 differential agrees on valid, malleated, edited, swapped, foreign and malformed
+/// signatures, and ring (its reference) does accept what it should: a valid signature and its
+/// (r, n − s) twin, never one edited or for another message.
+#[test]
+fn es384_agrees_with_ring() {
+    use p384::ecdsa::signature::Signer;
+    let case = |signature| Es384Case {
+        secret: [0x23; 48],
+        message: b"header.claims".to_vec(),
+        signature,
+    };
+    for (negate_s, swap, edits) in [
+        (false, false, vec![]),
+        (true, false, vec![]),
+        (false, true, vec![]),
+        (false, false, vec![(60, 1)]),
+        (false, false, vec![(0, 0x80)]),
+    ] {
+        let case = case(Es384SignatureInput::Valid {
+            negate_s,
+            swap,
+            edits,
+        });
+        assert_eq!(check_es384(&case), Ok(()), "{case:?}");
+    }
+    for raw in [
+        vec![],
+        vec![0; 96],
+        vec![0xff; 96],
+        vec![1; 95],
+        vec![1; 97],
+    ] {
+        assert_eq!(check_es384(&case(Es384SignatureInput::Raw(raw))), Ok(()));
+    }
+    assert_eq!(
+        check_es384(&case(Es384SignatureInput::OtherMessage(b"x".to_vec()))),
+        Ok(())
+    );
+    // Out-of-range secrets fall back to a fixed key rather than fail.
+    let zero = Es384Case {
+        secret: [0; 48],
+        ..case(Es384SignatureInput::Raw(vec![]))
+    };
+    assert_eq!(check_es384(&zero), Ok(()));
+
+    let signing = p384::ecdsa::SigningKey::from_slice(&[0x23; 48]).unwrap();
+    let point = signing.verifying_key().to_encoded_point(false);
+    let ring_accepts = |message: &[u8], signature: &[u8]| {
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P384_SHA384_FIXED,
+            point.as_bytes(),
+        )
+        .verify(message, signature)
+        .is_ok()
+    };
+    let sig: p384::ecdsa::Signature = signing.sign(b"m");
+    let (r, s) = sig.split_scalars();
+    let high = p384::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
+    assert!(ring_accepts(b"m", &sig.to_bytes()));
+    assert!(ring_accepts(b"m", &high.to_bytes()));
+    assert!(!ring_accepts(b"n", &sig.to_bytes()));
+    let mut edited = sig.to_bytes().to_vec();
+    edited[10] ^= 1;
+    assert!(!ring_accepts(b"m", &edited));
 }
