@@ -310,10 +310,12 @@ pub fn check_rsa(case: &RsaCase) -> Result<(), String> {
     ))
 }
 
+/// An ECDSA signature for the differential targets (ES256, ES384), r ‖ s.
 #[derive(Arbitrary, Debug, Clone)]
-pub enum Es256SignatureInput {
-    /// 64 bytes as r ‖ s (both must be in [1, n−1] to decode at all).
-    Raw([u8; 64]),
+pub enum EcSignatureInput {
+    /// Any bytes (r ‖ s of the curve's length decodes when both are in [1, n−1]; other lengths
+    /// never do).
+    Raw(Vec<u8>),
     /// An RFC 6979 signature by the case's key, then optional edits.
     Valid {
         /// s → n − s: the other valid signature of the same (r, message).
@@ -330,7 +332,7 @@ pub struct Es256Case {
     /// The secret scalar (big-endian; 1 and n − 1 give Q = ±G). Out of range → a fixed key.
     pub secret: [u8; 32],
     pub message: Vec<u8>,
-    pub signature: Es256SignatureInput,
+    pub signature: EcSignatureInput,
 }
 
 /// Runs one case on both sides: the filter's wNAF verifier and `p256`'s own.
@@ -339,8 +341,8 @@ pub fn check_es256(case: &Es256Case) -> Result<(), String> {
         .unwrap_or_else(|_| p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).expect("scalar"));
     let public = *signing.verifying_key();
     let bytes: Vec<u8> = match &case.signature {
-        Es256SignatureInput::Raw(bytes) => bytes.to_vec(),
-        Es256SignatureInput::Valid {
+        EcSignatureInput::Raw(bytes) => bytes.clone(),
+        EcSignatureInput::Valid {
             negate_s,
             swap,
             edits,
@@ -352,11 +354,12 @@ pub fn check_es256(case: &Es256Case) -> Result<(), String> {
             let mut bytes = r.to_bytes().to_vec();
             bytes.extend_from_slice(&s.to_bytes());
             for &(at, xor) in edits {
-                bytes[usize::from(at) % 64] ^= xor;
+                let at = usize::from(at) % bytes.len();
+                bytes[at] ^= xor;
             }
             bytes
         }
-        Es256SignatureInput::OtherMessage(other) => {
+        EcSignatureInput::OtherMessage(other) => {
             let sig: p256::ecdsa::Signature = signing.sign(other);
             sig.to_bytes().to_vec()
         }
@@ -376,26 +379,11 @@ pub fn check_es256(case: &Es256Case) -> Result<(), String> {
 }
 
 #[derive(Arbitrary, Debug, Clone)]
-pub enum Es384SignatureInput {
-    /// Any bytes (96 decode as r ‖ s when both are in [1, n−1]; other lengths never do).
-    Raw(Vec<u8>),
-    /// An RFC 6979 signature by the case's key, then optional edits.
-    Valid {
-        /// s → n − s: the other valid signature of the same (r, message).
-        negate_s: bool,
-        swap: bool,
-        edits: Vec<(u8, u8)>,
-    },
-    /// A valid signature of one message presented for another.
-    OtherMessage(Vec<u8>),
-}
-
-#[derive(Arbitrary, Debug, Clone)]
 pub struct Es384Case {
     /// The secret scalar (big-endian). Out of range → a fixed key.
     pub secret: [u8; 48],
     pub message: Vec<u8>,
-    pub signature: Es384SignatureInput,
+    pub signature: EcSignatureInput,
 }
 
 /// Runs one case on both sides: the filter's ES384 (the `p384` crate, through the JWS signature
@@ -412,8 +400,8 @@ pub fn check_es384(case: &Es384Case) -> Result<(), String> {
         return Err("an uncompressed point without coordinates".into());
     };
     let bytes: Vec<u8> = match &case.signature {
-        Es384SignatureInput::Raw(bytes) => bytes.clone(),
-        Es384SignatureInput::Valid {
+        EcSignatureInput::Raw(bytes) => bytes.clone(),
+        EcSignatureInput::Valid {
             negate_s,
             swap,
             edits,
@@ -425,11 +413,12 @@ pub fn check_es384(case: &Es384Case) -> Result<(), String> {
             let mut bytes = r.to_bytes().to_vec();
             bytes.extend_from_slice(&s.to_bytes());
             for &(at, xor) in edits {
-                bytes[usize::from(at) % 96] ^= xor;
+                let at = usize::from(at) % bytes.len();
+                bytes[at] ^= xor;
             }
             bytes
         }
-        Es384SignatureInput::OtherMessage(other) => {
+        EcSignatureInput::OtherMessage(other) => {
             let sig: p384::ecdsa::Signature = signing.sign(other);
             sig.to_bytes().to_vec()
         }

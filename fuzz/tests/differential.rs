@@ -6,8 +6,8 @@ use jwt_relay::token::es256_verify::Es256VerifyingKey;
 use jwt_relay::token::rsa_verify::{RsaVerifier, RsaVerifyingKey};
 use jwt_relay_fuzz::differential::{
     check_es256, check_es384, check_rsa, public_em, raise_to_d, rsa_keys, rsa_reference, rsa_sign,
-    Es256Case, Es256SignatureInput, Es384Case, Es384SignatureInput, RsaCase, RsaKeyInput,
-    RsaSignatureInput, RSA_ALGS, RSA_BITS,
+    EcSignatureInput, Es256Case, Es384Case, RsaCase, RsaKeyInput, RsaSignatureInput, RSA_ALGS,
+    RSA_BITS,
 };
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPrivateKey};
@@ -160,7 +160,7 @@ fn the_harness_reports_a_verifier_that_accepts_too_much() {
     assert_eq!(check_rsa(&case), Ok(()));
 }
 
-fn es256_case(signature: Es256SignatureInput) -> Es256Case {
+fn es256_case(signature: EcSignatureInput) -> Es256Case {
     let mut secret = [0x11; 32];
     secret[0] = 0x01;
     Es256Case {
@@ -179,7 +179,7 @@ fn es256_valid_negated_and_edited_signatures_agree() {
         (false, false, vec![(40, 1)]),
         (false, false, vec![(0, 0x80)]),
     ] {
-        let case = es256_case(Es256SignatureInput::Valid {
+        let case = es256_case(EcSignatureInput::Valid {
             negate_s,
             swap,
             edits,
@@ -187,13 +187,11 @@ fn es256_valid_negated_and_edited_signatures_agree() {
         assert_eq!(check_es256(&case), Ok(()), "{case:?}");
     }
     assert_eq!(
-        check_es256(&es256_case(Es256SignatureInput::OtherMessage(
-            b"x".to_vec()
-        ))),
+        check_es256(&es256_case(EcSignatureInput::OtherMessage(b"x".to_vec()))),
         Ok(())
     );
     assert_eq!(
-        check_es256(&es256_case(Es256SignatureInput::Raw([0; 64]))),
+        check_es256(&es256_case(EcSignatureInput::Raw(vec![0; 64]))),
         Ok(())
     );
     // Q = G (secret 1) and Q = −G (secret n − 1): the edge keys of the wNAF tables.
@@ -203,7 +201,7 @@ fn es256_valid_negated_and_edited_signatures_agree() {
     for secret in [one, minus_one] {
         let case = Es256Case {
             secret,
-            ..es256_case(Es256SignatureInput::Valid {
+            ..es256_case(EcSignatureInput::Valid {
                 negate_s: false,
                 swap: false,
                 edits: vec![],
@@ -254,7 +252,7 @@ fn es384_agrees_with_ring() {
         (false, false, vec![(60, 1)]),
         (false, false, vec![(0, 0x80)]),
     ] {
-        let case = case(Es384SignatureInput::Valid {
+        let case = case(EcSignatureInput::Valid {
             negate_s,
             swap,
             edits,
@@ -268,16 +266,16 @@ fn es384_agrees_with_ring() {
         vec![1; 95],
         vec![1; 97],
     ] {
-        assert_eq!(check_es384(&case(Es384SignatureInput::Raw(raw))), Ok(()));
+        assert_eq!(check_es384(&case(EcSignatureInput::Raw(raw))), Ok(()));
     }
     assert_eq!(
-        check_es384(&case(Es384SignatureInput::OtherMessage(b"x".to_vec()))),
+        check_es384(&case(EcSignatureInput::OtherMessage(b"x".to_vec()))),
         Ok(())
     );
     // Out-of-range secrets fall back to a fixed key rather than fail.
     let zero = Es384Case {
         secret: [0; 48],
-        ..case(Es384SignatureInput::Raw(vec![]))
+        ..case(EcSignatureInput::Raw(vec![]))
     };
     assert_eq!(check_es384(&zero), Ok(()));
 
